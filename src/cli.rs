@@ -1,0 +1,184 @@
+//! The command line: `serve` (the default), `check-config`, `manifest`, `healthcheck`.
+//! Exit codes: 0 success, 1 bad configuration or failed check, 2 usage error (clap's own).
+
+use crate::settings::{self, Settings, Sources};
+use crate::startup::{self, Application, Overrides, loopback_for};
+use clap::{Parser, Subcommand};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "oauth-broker",
+    version,
+    about = "Signs Tableau dashboard extensions in to OAuth 2.0 providers, keeping the client secret on the server"
+)]
+pub struct Cli {
+    /// One more configuration file, layered over the defaults (also BROKER_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Load and validate the configuration; print it with secrets redacted.
+    CheckConfig,
+    /// Print the Tableau .trex manifest for the configured public URL.
+    Manifest,
+    /// Ask the running service's /healthz; exit 0 when healthy.
+    Healthcheck,
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let sources = Sources::from_process(cli.config.clone());
+    let command = cli.command.unwrap_or(Command::Serve);
+    let settings = match settings::load(&sources) {
+        Ok(settings) => settings,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return ExitCode::from(1);
+        }
+    };
+    match command {
+        Command::Serve => serve(settings, sources.is_production()),
+        Command::CheckConfig => check_config(settings, sources.is_production()),
+        Command::Manifest => {
+            println!(
+                "{}",
+                crate::routes::extension::render_manifest(&settings.server.public_base())
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Healthcheck => healthcheck(&settings),
+    }
+}
+
+fn check_config(settings: Settings, production: bool) -> ExitCode {
+    let printed = settings.redacted_toml();
+    match startup::validate(settings, production, None) {
+        Ok(validated) => {
+            print!("{printed}");
+            println!();
+            println!("# providers, as resolved:");
+            for p in validated.providers.iter() {
+                println!(
+                    "#   {}: authorize {} ; token {} ; redirect URI to register: {}",
+                    p.name, p.authorize_url, p.token_url, p.redirect_uri
+                );
+            }
+            for warning in &validated.warnings {
+                eprintln!("warning: {warning}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            eprintln!("{problems}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn healthcheck(settings: &Settings) -> ExitCode {
+    let addr = match settings.bind_addr() {
+        Ok(addr) => loopback_for(addr),
+        Err(e) => {
+            eprintln!("configuration: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match probe(addr) {
+        Ok(200) => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("healthcheck: http://{addr}/healthz answered {status}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("healthcheck: http://{addr}/healthz: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A plain HTTP/1.1 GET with short timeouts, so images need no curl.
+fn probe(addr: std::net::SocketAddr) -> std::io::Result<u16> {
+    let timeout = Duration::from_secs(3);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(
+        stream,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: oauth-broker-healthcheck\r\n\r\n"
+    )?;
+    let mut head = [0u8; 64];
+    let n = stream.read(&mut head)?;
+    let line = String::from_utf8_lossy(&head[..n]);
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("not an HTTP answer"))
+}
+
+fn serve(settings: Settings, production: bool) -> ExitCode {
+    crate::telemetry::init_logging(&settings.log);
+    let system = actix_rt::System::new();
+    let outcome = system.block_on(async move {
+        let app = Application::build(
+            settings.clone(),
+            Overrides {
+                production,
+                ..Overrides::default()
+            },
+        )?;
+        log::info!(
+            "oauth-broker {} listening on {}; extension at {}/ ; sign-in links under {}",
+            env!("CARGO_PKG_VERSION"),
+            app.local_addr(),
+            settings.server.public_base(),
+            settings.server.callback_base()
+        );
+        if let Some(metrics) = app.metrics_addr() {
+            log::info!("metrics at http://{metrics}/metrics");
+        }
+        let handle = app.handle();
+        actix_rt::spawn(async move {
+            wait_for_signal().await;
+            handle.shutdown().await;
+        });
+        app.run_until_stopped()
+            .await
+            .map_err(|e| startup::StartupError::Tls(e.to_string()))
+    });
+    match outcome {
+        Ok(()) => {
+            log::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("oauth-broker: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => log::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => log::info!("SIGINT received"),
+    }
+}

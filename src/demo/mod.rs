@@ -1,0 +1,103 @@
+//! The demo provider: a stand-in OAuth 2.0 provider served by the broker itself under `/demo/`,
+//! so a whole sign-in works on a machine with no Spotify account.
+//!
+//! It behaves like Spotify's endpoints, and strictly, so it catches broker mistakes rather than
+//! forgiving them: exact redirect URIs, PKCE with S256 only, single-use codes that live 60
+//! seconds, rotated refresh tokens, and no repeated parameters.
+//!
+//! - `consent`: `GET /demo/authorize` (the consent page) and `POST /demo/consent` (Allow/Deny,
+//!   back to the broker with a code or `access_denied`);
+//! - `token`: `POST /demo/api/token` (code exchange and refresh);
+//! - `api`: `GET /demo/v1/me/top/artists`, with CORS for the extension page;
+//! - `sealed`: the stateless sealing behind every consent request, code and token;
+//! - `codes`: the per-process record that makes codes single use;
+//! - `params`: strict parsing of query strings and form bodies.
+
+mod api;
+mod codes;
+mod consent;
+mod params;
+mod sealed;
+mod token;
+
+#[cfg(test)]
+mod tests;
+
+use crate::clock::SharedClock;
+use actix_web::web;
+use codes::RedeemedCodes;
+use sealed::Sealer;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::sync::Mutex;
+
+/// The application name the consent page shows, as Spotify shows a registered app's name.
+const CLIENT_NAME: &str = "oauth-broker demo";
+
+/// The demo provider's configuration and its one piece of process state (redeemed codes).
+pub struct DemoProvider {
+    client_id: String,
+    /// SHA-256 of the client secret: compared in constant time, and equal-length whatever the
+    /// secret's length, so a comparison reveals nothing about it.
+    client_secret_digest: [u8; 32],
+    redirect_uris: Vec<String>,
+    access_token_ttl_secs: u64,
+    clock: SharedClock,
+    sealer: Sealer,
+    redeemed_codes: Mutex<RedeemedCodes>,
+}
+
+impl DemoProvider {
+    /// `client_id` / `client_secret`: what the broker's `providers.<name>` table configures for
+    /// it; `redirect_uris`: the exact redirect URIs accepted; `access_token_ttl_secs`: lifetime
+    /// of issued access tokens (3600 by default).
+    pub fn new(
+        client_id: String,
+        client_secret: String,
+        redirect_uris: Vec<String>,
+        access_token_ttl_secs: u64,
+        clock: SharedClock,
+    ) -> Self {
+        let sealer = Sealer::from_client_secret(&client_secret);
+        let client_secret_digest = Sha256::digest(client_secret.as_bytes()).into();
+        Self {
+            client_id,
+            client_secret_digest,
+            redirect_uris,
+            access_token_ttl_secs,
+            clock,
+            sealer,
+            redeemed_codes: Mutex::new(RedeemedCodes::default()),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now_secs()
+    }
+
+    fn is_registered_redirect_uri(&self, redirect_uri: &str) -> bool {
+        self.redirect_uris.iter().any(|uri| uri == redirect_uri)
+    }
+}
+
+impl fmt::Debug for DemoProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DemoProvider")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("redirect_uris", &self.redirect_uris)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Registers the routes under `/demo`; expects `web::Data<DemoProvider>` in app data.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/demo")
+            .route("/authorize", web::get().to(consent::authorize))
+            .route("/consent", web::post().to(consent::decide))
+            .route("/api/token", web::post().to(token::token))
+            .configure(api::configure),
+    );
+}

@@ -1,0 +1,6 @@
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    oauth_broker::cli::run(oauth_broker::cli::Cli::parse())
+}

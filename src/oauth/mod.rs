@@ -1,0 +1,10 @@
+//! The OAuth 2.0 client: provider presets, authorization URLs with PKCE, and the token
+//! endpoint (code exchange and refresh) over awc. It knows nothing of sessions or sockets.
+
+pub mod authorize;
+pub mod exchange;
+pub mod pkce;
+pub mod provider;
+
+pub use exchange::{ExchangeError, TokenClient, TokenSet};
+pub use provider::{Provider, Providers};

@@ -1,0 +1,76 @@
+//! The one source of randomness: every identifier an attacker could guess comes from here.
+//!
+//! All values come from the operating system's CSPRNG through `rand::rng()` (ChaCha reseeded
+//! from the OS), with alphabets chosen so they are safe in URLs and easy to type where a person
+//! has to.
+
+use rand::RngExt;
+use rand::distr::{Alphanumeric, SampleString};
+
+/// Session IDs: 20 characters of `[A-Za-z0-9]`, about 119 bits, as the contract fixes.
+pub fn session_id() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 20)
+}
+
+/// Tickets, `state` values and resume secrets: 32 alphanumerics, about 190 bits.
+pub fn opaque_token() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 32)
+}
+
+/// PKCE verifier: 64 characters from the unreserved set RFC 7636 §4.1 allows (43 to 128).
+pub fn pkce_verifier() -> String {
+    const UNRESERVED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+    let mut rng = rand::rng();
+    (0..64)
+        .map(|_| UNRESERVED[rng.random_range(0..UNRESERVED.len())] as char)
+        .collect()
+}
+
+/// The alphabet of confirmation codes: no 0/O, 1/I/L, so a person reads and types it right.
+pub const CONFIRM_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+/// Confirmation code shown on the completion page: 8 characters (about 39 bits); with at most
+/// `signin.confirm_attempts` guesses per sign-in a guess succeeds with odds below 1 in 10^10.
+pub fn confirm_code() -> String {
+    let mut rng = rand::rng();
+    (0..8)
+        .map(|_| CONFIRM_ALPHABET[rng.random_range(0..CONFIRM_ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Random bytes for keys and nonces.
+pub fn bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    rand::rng().fill(&mut out[..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_have_the_contract_shape() {
+        let id = session_id();
+        assert_eq!(id.len(), 20);
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(id, session_id());
+    }
+
+    #[test]
+    fn verifiers_are_valid_pkce() {
+        let v = pkce_verifier();
+        assert_eq!(v.len(), 64);
+        assert!(
+            v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+        );
+    }
+
+    #[test]
+    fn confirm_codes_use_the_readable_alphabet() {
+        let code = confirm_code();
+        assert_eq!(code.len(), 8);
+        assert!(code.bytes().all(|b| CONFIRM_ALPHABET.contains(&b)));
+    }
+}

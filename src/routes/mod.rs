@@ -1,0 +1,24 @@
+//! The HTTP routes, each thin: they read the request, call into the store, the OAuth client
+//! or the hub, and answer.
+
+pub mod complete;
+pub mod extension;
+pub mod health;
+pub mod query;
+pub mod signin;
+pub mod ws;
+
+use actix_web::web;
+
+/// Every public route. Paths are at the root of the listener: a deployment under a path
+/// prefix has its proxy strip the prefix (the URLs the broker builds keep it).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(extension::index))
+        .route("/static/{file:.+}", web::get().to(extension::static_file))
+        .route("/manifest.trex", web::get().to(extension::manifest))
+        .route("/ws", web::get().to(ws::upgrade))
+        .route("/signin/{ticket}", web::get().to(signin::start))
+        .route("/complete/{provider}", web::get().to(complete::finish))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz));
+}

@@ -1,0 +1,154 @@
+//! `GET /ws`: the WebSocket upgrade. Checks the origin and the connection limit, resolves
+//! `?resume=`, then hands the socket to a `Connection` actor.
+
+use crate::broker::Broker;
+use crate::oauth::TokenClient;
+use crate::random;
+use crate::ws::connection::Connection;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web_actors::ws;
+use std::sync::atomic::Ordering;
+
+/// Resume secrets are 32 characters; a longer one is not ours.
+const MAX_RESUME_LEN: usize = 64;
+
+pub async fn upgrade(
+    req: HttpRequest,
+    stream: web::Payload,
+    broker: web::Data<Broker>,
+    tokens: web::Data<TokenClient>,
+) -> HttpResponse {
+    if broker.is_draining() {
+        return refuse_unavailable("this replica is shutting down; reconnect");
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let allowed = origin
+            .to_str()
+            .map(|o| {
+                broker
+                    .allowed_origins
+                    .iter()
+                    .any(|a| a == &normalise_origin(o))
+            })
+            .unwrap_or(false);
+        if !allowed {
+            metrics::counter!("oauth_broker_rejected_total", "reason" => "origin").increment(1);
+            return HttpResponse::Forbidden()
+                .content_type("text/plain; charset=utf-8")
+                .body("WebSocket origin not allowed; add it to sessions.allowed_origins\n");
+        }
+    }
+    let resume = match resume_param(req.query_string()) {
+        Ok(resume) => resume,
+        Err(()) => {
+            metrics::counter!("oauth_broker_rejected_total", "reason" => "invalid_resume")
+                .increment(1);
+            return HttpResponse::BadRequest()
+                .content_type("text/plain; charset=utf-8")
+                .body("the only query parameter of /ws is one resume secret\n");
+        }
+    };
+
+    let max = broker.settings.sessions.max_connections;
+    if broker.open_sessions.fetch_add(1, Ordering::SeqCst) >= max {
+        broker.open_sessions.fetch_sub(1, Ordering::SeqCst);
+        metrics::counter!("oauth_broker_rejected_total", "reason" => "max_connections")
+            .increment(1);
+        return refuse_unavailable("too many connections; try again shortly");
+    }
+
+    let (session, resume_failed) = match resume {
+        None => (random::session_id(), false),
+        Some(secret) => match broker.store.take_resume(&secret).await {
+            Ok(Some(session)) => (session, false),
+            Ok(None) | Err(_) => (random::session_id(), true),
+        },
+    };
+    let actor = Connection::new(
+        broker.clone(),
+        tokens.get_ref().clone(),
+        session,
+        resume_failed,
+    );
+    let codec = actix_http::ws::Codec::new().max_size(broker.settings.sessions.max_message_bytes);
+    match ws::WsResponseBuilder::new(actor, &req, stream)
+        .codec(codec)
+        .frame_size(broker.settings.sessions.max_message_bytes)
+        .start()
+    {
+        Ok(response) => response,
+        Err(e) => {
+            // The actor never started, so give back the slot it held.
+            broker.open_sessions.fetch_sub(1, Ordering::SeqCst);
+            metrics::counter!("oauth_broker_rejected_total", "reason" => "bad_handshake")
+                .increment(1);
+            HttpResponse::from_error(e)
+        }
+    }
+}
+
+fn refuse_unavailable(why: &str) -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, "2"))
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{why}\n"))
+}
+
+/// `None` without a query; `Some(secret)` for exactly one well-formed `resume`.
+fn resume_param(query: &str) -> Result<Option<String>, ()> {
+    if query.is_empty() {
+        return Ok(None);
+    }
+    let mut found = None;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if key != "resume" || found.is_some() {
+            return Err(());
+        }
+        if value.is_empty() {
+            continue;
+        }
+        if value.len() > MAX_RESUME_LEN || !value.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(());
+        }
+        found = Some(value.into_owned());
+    }
+    Ok(found)
+}
+
+/// `scheme://host[:port]`, lower case, default ports dropped, as browsers send `Origin`.
+pub fn normalise_origin(origin: &str) -> String {
+    match url::Url::parse(origin.trim()) {
+        Ok(url) => url.origin().ascii_serialization(),
+        Err(_) => origin.trim().to_ascii_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_parameter_is_strict() {
+        assert_eq!(resume_param(""), Ok(None));
+        assert_eq!(resume_param("resume=abc"), Ok(Some("abc".into())));
+        assert_eq!(resume_param("resume="), Ok(None));
+        assert!(resume_param("resume=a&resume=b").is_err());
+        assert!(resume_param("other=1").is_err());
+        assert!(resume_param("resume=a%20b").is_err());
+        assert!(resume_param(&format!("resume={}", "a".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn origins_compare_as_browsers_send_them() {
+        assert_eq!(normalise_origin("HTTP://LocalHost:80"), "http://localhost");
+        assert_eq!(
+            normalise_origin("https://x.example:443/"),
+            "https://x.example"
+        );
+        assert_eq!(
+            normalise_origin("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080"
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! Sealed refresh handles: the broker keeps no refresh token. The extension holds the refresh
+//! token sealed (XChaCha20-Poly1305, authenticated) under `secrets.seal_key`, bound to the
+//! provider's name and the time it was sealed, so any replica with the same key can open it and
+//! nobody without the key can read or alter it.
+
+use crate::sensitive::Sensitive;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use serde::{Deserialize, Serialize};
+
+/// Associated data: a handle sealed for another purpose or version never opens as this one.
+const CONTEXT: &[u8] = b"oauth-broker sealed refresh v1";
+const PREFIX: &str = "v1.";
+/// Handles are a few hundred bytes; anything far larger is not ours.
+const MAX_HANDLE_LEN: usize = 4096;
+
+pub struct RefreshSealer {
+    cipher: XChaCha20Poly1305,
+}
+
+/// What a handle holds once opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRefresh {
+    pub provider: String,
+    pub refresh_token: Sensitive,
+    /// Unix seconds when it was sealed.
+    pub sealed_at: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Plain {
+    p: String,
+    t: Sensitive,
+    s: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SealError {
+    #[error(
+        "secrets.seal_key must be 32 bytes in base64 (for example from `openssl rand -base64 32`)"
+    )]
+    BadKey,
+    #[error("the refresh handle is not one this broker sealed")]
+    Unreadable,
+}
+
+impl RefreshSealer {
+    pub fn from_key(key: &[u8; 32]) -> Self {
+        Self {
+            cipher: XChaCha20Poly1305::new(&(*key).into()),
+        }
+    }
+
+    /// Parses a base64 key (standard or URL-safe alphabet) of exactly 32 bytes.
+    pub fn from_base64(text: &str) -> Result<Self, SealError> {
+        let text = text.trim();
+        let bytes = STANDARD
+            .decode(text)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
+            .map_err(|_| SealError::BadKey)?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| SealError::BadKey)?;
+        Ok(Self::from_key(&key))
+    }
+
+    pub fn random() -> Self {
+        Self::from_key(&crate::random::bytes::<32>())
+    }
+
+    pub fn seal(&self, provider: &str, refresh_token: &Sensitive, now_secs: u64) -> String {
+        let plain = serde_json::to_vec(&Plain {
+            p: provider.to_owned(),
+            t: refresh_token.clone(),
+            s: now_secs,
+        })
+        .expect("plain struct serialises");
+        let nonce_bytes = crate::random::bytes::<24>();
+        let nonce = XNonce::from(nonce_bytes);
+        let sealed = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: &plain,
+                    aad: CONTEXT,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encryption of a small buffer cannot fail");
+        let mut out = Vec::with_capacity(24 + sealed.len());
+        out.extend_from_slice(&nonce_bytes);
+        out.extend_from_slice(&sealed);
+        format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(out))
+    }
+
+    pub fn open(&self, handle: &str) -> Result<SealedRefresh, SealError> {
+        if handle.len() > MAX_HANDLE_LEN {
+            return Err(SealError::Unreadable);
+        }
+        let body = handle.strip_prefix(PREFIX).ok_or(SealError::Unreadable)?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| SealError::Unreadable)?;
+        if raw.len() < 24 + 16 {
+            return Err(SealError::Unreadable);
+        }
+        let (nonce_bytes, sealed) = raw.split_at(24);
+        let nonce_arr: [u8; 24] = nonce_bytes.try_into().map_err(|_| SealError::Unreadable)?;
+        let plain = self
+            .cipher
+            .decrypt(
+                &XNonce::from(nonce_arr),
+                Payload {
+                    msg: sealed,
+                    aad: CONTEXT,
+                },
+            )
+            .map_err(|_| SealError::Unreadable)?;
+        let plain: Plain = serde_json::from_slice(&plain).map_err(|_| SealError::Unreadable)?;
+        Ok(SealedRefresh {
+            provider: plain.p,
+            refresh_token: plain.t,
+            sealed_at: plain.s,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_handle_opens_with_the_same_key_only() {
+        let key = [7u8; 32];
+        let a = RefreshSealer::from_key(&key);
+        let b = RefreshSealer::from_key(&key);
+        let handle = a.seal("spotify", &Sensitive::new("rt-123"), 1_700_000_000);
+        let opened = b.open(&handle).unwrap();
+        assert_eq!(opened.provider, "spotify");
+        assert_eq!(opened.refresh_token.expose(), "rt-123");
+        assert_eq!(opened.sealed_at, 1_700_000_000);
+        assert!(!handle.contains("rt-123"));
+        let other = RefreshSealer::from_key(&[8u8; 32]);
+        assert_eq!(other.open(&handle), Err(SealError::Unreadable));
+    }
+
+    #[test]
+    fn any_flipped_bit_or_truncation_is_refused() {
+        let sealer = RefreshSealer::random();
+        let handle = sealer.seal("demo", &Sensitive::new("rt"), 1);
+        let body = URL_SAFE_NO_PAD.decode(&handle[3..]).unwrap();
+        for i in 0..body.len() {
+            let mut bad = body.clone();
+            bad[i] ^= 0x01;
+            let forged = format!("v1.{}", URL_SAFE_NO_PAD.encode(&bad));
+            assert_eq!(sealer.open(&forged), Err(SealError::Unreadable), "bit {i}");
+        }
+        assert!(sealer.open(&handle[..handle.len() - 1]).is_err());
+        assert!(sealer.open(&format!("{handle}AA")).is_err());
+        assert!(sealer.open("").is_err());
+        assert!(sealer.open("v1.").is_err());
+    }
+
+    #[test]
+    fn keys_must_be_32_bytes_of_base64() {
+        assert!(RefreshSealer::from_base64(&STANDARD.encode([1u8; 32])).is_ok());
+        assert!(RefreshSealer::from_base64(&URL_SAFE_NO_PAD.encode([1u8; 32])).is_ok());
+        assert_eq!(
+            RefreshSealer::from_base64(&STANDARD.encode([1u8; 16])).err(),
+            Some(SealError::BadKey)
+        );
+        assert!(RefreshSealer::from_base64("not base64!").is_err());
+    }
+}

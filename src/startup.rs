@@ -1,0 +1,550 @@
+//! From settings to a running service: validation (every problem listed, each naming its
+//! setting), then the app assembly, listeners, background upkeep, and an orderly stop.
+
+use crate::broker::Broker;
+use crate::clock::SharedClock;
+use crate::demo::{self, DemoProvider};
+use crate::oauth::provider::{Preset, SelfUrls};
+use crate::oauth::{Provider, Providers, TokenClient};
+use crate::routes;
+use crate::routes::extension::ExtensionAssets;
+use crate::seal::RefreshSealer;
+use crate::settings::{ConfigProblems, Settings};
+use crate::store::{MemoryStore, SigninStore};
+use crate::telemetry;
+use crate::ws::hub::{CloseAll, SessionHub};
+use actix::Actor;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use secrecy::ExposeSecret;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings checked and resolved into what the app runs on.
+pub struct Validated {
+    pub settings: Arc<Settings>,
+    pub bind: SocketAddr,
+    pub metrics_bind: Option<SocketAddr>,
+    pub providers: Providers,
+    pub sealer: RefreshSealer,
+    pub allowed_origins: Vec<String>,
+    /// Things that work but that an operator should know (printed by `check-config`, logged
+    /// at start).
+    pub warnings: Vec<String>,
+}
+
+/// Checks everything, listing every problem. `local_addr` is where the listener really is
+/// (it differs from `server.bind` when binding port 0).
+pub fn validate(
+    settings: Settings,
+    production: bool,
+    local_addr: Option<SocketAddr>,
+) -> Result<Validated, ConfigProblems> {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+
+    let bind = settings.bind_addr().map_err(|e| problems.push(e)).ok();
+    let metrics_bind = if settings.server.metrics_bind.trim().is_empty() {
+        None
+    } else {
+        match settings.server.metrics_bind.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                problems.push(format!(
+                    "server.metrics_bind = {:?} is not an address like 127.0.0.1:9090 (empty turns metrics off)",
+                    settings.server.metrics_bind
+                ));
+                None
+            }
+        }
+    };
+    if bind.is_some() && bind == metrics_bind && bind.is_some_and(|b| b.port() != 0) {
+        problems.push("server.metrics_bind must differ from server.bind".into());
+    }
+
+    let public = check_base_url(
+        "server.public_url",
+        &settings.server.public_url,
+        &mut problems,
+    );
+    let callback_key = if settings.server.callback_url.is_some() {
+        "server.callback_url"
+    } else {
+        "server.public_url"
+    };
+    let callback = check_base_url(
+        callback_key,
+        &settings.server.callback_base(),
+        &mut problems,
+    );
+    if let Some(public) = &public
+        && public.scheme() == "http"
+        && public.host_str() != Some("localhost")
+    {
+        warnings.push(format!(
+            "server.public_url {} is plain HTTP: Tableau loads extensions over HTTP only from the host name localhost",
+            settings.server.public_base()
+        ));
+    }
+
+    let tls = !settings.server.tls_cert.is_empty() || !settings.server.tls_key.is_empty();
+    if tls {
+        for (key, file) in [
+            ("server.tls_cert", &settings.server.tls_cert),
+            ("server.tls_key", &settings.server.tls_key),
+        ] {
+            if file.is_empty() {
+                problems.push(format!("{key} is required when the other TLS file is set"));
+            } else if !std::path::Path::new(file).is_file() {
+                problems.push(format!("{key} = {file:?}: no such file"));
+            }
+        }
+    }
+
+    let callback_base = settings.server.callback_base();
+    let listener_addr = local_addr.or(bind);
+    let local_base = match listener_addr {
+        Some(addr) if !tls => format!("http://{}", loopback_for(addr)),
+        _ => callback_base.clone(),
+    };
+    let self_urls = SelfUrls {
+        browser_base: callback_base.clone(),
+        local_base,
+    };
+    let mut resolved = Vec::new();
+    if !settings.providers.values().any(|p| p.enabled) {
+        problems.push(
+            "providers: configure at least one provider, e.g. SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET".into(),
+        );
+    }
+    for (name, provider_settings) in settings.providers.iter().filter(|(_, p)| p.enabled) {
+        match Provider::resolve(name, provider_settings, &callback_base, &self_urls) {
+            Ok(provider) => {
+                if provider.preset == Some(Preset::Demo) && production {
+                    problems.push(format!(
+                        "providers.{name} uses the built-in demo provider, which is refused when BROKER_ENV=production; remove it"
+                    ));
+                }
+                if provider.preset == Some(Preset::Spotify)
+                    && let Some(cb) = &callback
+                    && cb.scheme() == "http"
+                    && !matches!(cb.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+                    && !matches!(cb.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+                {
+                    warnings.push(format!(
+                        "{callback_key} {callback_base} is plain HTTP on a name other than 127.0.0.1 or [::1]: Spotify will refuse the redirect URI {}",
+                        provider.redirect_uri
+                    ));
+                }
+                resolved.push(provider);
+            }
+            Err(list) => problems.extend(list),
+        }
+    }
+
+    let redis = settings.store.redis_url.is_some();
+    let sealer = match &settings.secrets.seal_key {
+        Some(key) => match RefreshSealer::from_base64(key.expose_secret()) {
+            Ok(sealer) => Some(sealer),
+            Err(e) => {
+                problems.push(format!("secrets.seal_key: {e}"));
+                None
+            }
+        },
+        None if production || redis => {
+            problems.push(format!(
+                "secrets.seal_key is required {} (32 random bytes in base64, e.g. `openssl rand -base64 32`; or BROKER__SECRETS__SEAL_KEY_FILE)",
+                if production { "when BROKER_ENV=production" } else { "with store.redis_url, so every replica opens the same refresh handles" }
+            ));
+            None
+        }
+        None => {
+            warnings.push(
+                "secrets.seal_key is not set: using a random key, so refresh handles stop working when the broker restarts".into(),
+            );
+            Some(RefreshSealer::random())
+        }
+    };
+    if redis {
+        problems.push(
+            "store.redis_url: this build keeps state in one process only; leave it empty".into(),
+        );
+    }
+
+    let s = &settings.signin;
+    for (key, value) in [
+        ("signin.ticket_ttl_secs", s.ticket_ttl_secs),
+        ("signin.state_ttl_secs", s.state_ttl_secs),
+        ("signin.confirm_ttl_secs", s.confirm_ttl_secs),
+        ("sessions.heartbeat_secs", settings.sessions.heartbeat_secs),
+        (
+            "sessions.idle_timeout_secs",
+            settings.sessions.idle_timeout_secs,
+        ),
+        (
+            "server.shutdown_grace_secs",
+            settings.server.shutdown_grace_secs,
+        ),
+    ] {
+        if value == 0 {
+            problems.push(format!("{key} must be at least 1"));
+        }
+    }
+    if s.confirm_attempts == 0 {
+        problems.push("signin.confirm_attempts must be at least 1".into());
+    }
+    let sess = &settings.sessions;
+    if sess.idle_timeout_secs <= sess.heartbeat_secs {
+        problems.push(format!(
+            "sessions.idle_timeout_secs ({}) must be longer than sessions.heartbeat_secs ({}), or every connection looks idle",
+            sess.idle_timeout_secs, sess.heartbeat_secs
+        ));
+    }
+    if !(256..=1_048_576).contains(&sess.max_message_bytes) {
+        problems.push("sessions.max_message_bytes must be between 256 and 1048576".into());
+    }
+    if sess.max_connections == 0 {
+        problems.push("sessions.max_connections must be at least 1".into());
+    }
+    let mut allowed_origins = Vec::new();
+    for origin in &sess.allowed_origins {
+        match url::Url::parse(origin) {
+            Ok(url) if url.origin().is_tuple() => {
+                allowed_origins.push(url.origin().ascii_serialization())
+            }
+            _ => problems.push(format!(
+                "sessions.allowed_origins: {origin:?} is not an origin like https://tableau.example.com"
+            )),
+        }
+    }
+    if allowed_origins.is_empty()
+        && let Some(public) = &public
+    {
+        allowed_origins.push(public.origin().ascii_serialization());
+    }
+    for cidr in &settings.server.trusted_proxies {
+        if cidr.parse::<ipnet::IpNet>().is_err() && cidr.parse::<IpAddr>().is_err() {
+            problems.push(format!(
+                "server.trusted_proxies: {cidr:?} is not a CIDR like 10.0.0.0/8"
+            ));
+        }
+    }
+    if settings.server.workers > 64 {
+        problems.push("server.workers must be at most 64 (0 means one per core)".into());
+    }
+
+    if !problems.is_empty() {
+        return Err(ConfigProblems(problems));
+    }
+    Ok(Validated {
+        settings: Arc::new(settings),
+        bind: bind.expect("checked"),
+        metrics_bind,
+        providers: Providers::new(resolved),
+        sealer: sealer.expect("checked"),
+        allowed_origins,
+        warnings,
+    })
+}
+
+fn check_base_url(key: &str, text: &str, problems: &mut Vec<String>) -> Option<url::Url> {
+    match url::Url::parse(text) {
+        Ok(url)
+            if (url.scheme() == "http" || url.scheme() == "https")
+                && url.host().is_some()
+                && url.query().is_none()
+                && url.fragment().is_none() =>
+        {
+            Some(url)
+        }
+        _ => {
+            problems.push(format!(
+                "{key} = {text:?} must be an absolute http(s) URL without query or fragment, e.g. https://broker.example.com"
+            ));
+            None
+        }
+    }
+}
+
+/// An address this machine can connect to for a listener bound to `addr`.
+pub fn loopback_for(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+/// Installs rustls' crypto provider; awc panics without one. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Why the service could not start: one line naming the cause and the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigProblems),
+    #[error("cannot listen on {addr} ({setting}): {source}")]
+    Bind {
+        addr: String,
+        setting: &'static str,
+        source: std::io::Error,
+    },
+    #[error("cannot start TLS (server.tls_cert / server.tls_key): {0}")]
+    Tls(String),
+}
+
+/// What the caller may choose in place of the settings: the clock (tests move time) and
+/// listeners bound beforehand (tests bind port 0).
+pub struct Overrides {
+    pub clock: SharedClock,
+    pub listener: Option<TcpListener>,
+    pub metrics_listener: Option<TcpListener>,
+    pub production: bool,
+    pub vendor_dir: PathBuf,
+}
+
+impl Default for Overrides {
+    fn default() -> Self {
+        Self {
+            clock: crate::clock::system(),
+            listener: None,
+            metrics_listener: None,
+            production: false,
+            vendor_dir: PathBuf::from("assets/static/vendor"),
+        }
+    }
+}
+
+pub struct Application {
+    local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    server: Server,
+    metrics_server: Option<Server>,
+    handle: AppHandle,
+}
+
+/// Stops the app from anywhere (a signal handler, a test).
+#[derive(Clone)]
+pub struct AppHandle {
+    broker: web::Data<Broker>,
+    server: ServerHandle,
+    metrics: Option<ServerHandle>,
+}
+
+impl AppHandle {
+    /// Orderly stop: readiness fails at once, sessions get 1001, in-flight requests finish
+    /// within the grace period, then the listeners close.
+    pub async fn shutdown(&self) {
+        self.broker.start_draining();
+        let closed = self.broker.hub.send(CloseAll).await.unwrap_or(0);
+        log::info!("shutting down: closed {closed} sessions with 1001, draining requests");
+        self.server.stop(true).await;
+        if let Some(metrics) = &self.metrics {
+            metrics.stop(true).await;
+        }
+    }
+
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+}
+
+impl Application {
+    /// Binds and assembles everything; the servers run once awaited.
+    pub fn build(settings: Settings, overrides: Overrides) -> Result<Self, StartupError> {
+        install_crypto_provider();
+        let metrics_handle = telemetry::metrics_handle();
+        let listener = match overrides.listener {
+            Some(l) => l,
+            None => {
+                let bind = settings.bind_addr().map_err(|e| ConfigProblems(vec![e]))?;
+                TcpListener::bind(bind).map_err(|source| StartupError::Bind {
+                    addr: bind.to_string(),
+                    setting: "server.bind",
+                    source,
+                })?
+            }
+        };
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.server.bind.clone(),
+            setting: "server.bind",
+            source,
+        })?;
+        let validated = validate(settings, overrides.production, Some(local_addr))?;
+        for warning in &validated.warnings {
+            log::warn!("{warning}");
+        }
+        let settings = validated.settings.clone();
+        let clock = overrides.clock;
+
+        let memory = Arc::new(MemoryStore::new(clock.clone()));
+        let store = SigninStore::Memory(memory.clone());
+        let park_ttl = settings.sessions.resume_grace_secs;
+        let hub = SessionHub::new(store.clone(), park_ttl).start();
+        let assets = web::Data::new(ExtensionAssets::build(
+            &settings,
+            &validated.providers,
+            &overrides.vendor_dir,
+        ));
+        let demo =
+            demo_provider(&validated.providers, &settings, clock.clone()).map(web::Data::new);
+        let broker = web::Data::new(Broker::new(
+            settings.clone(),
+            validated.providers,
+            store,
+            validated.sealer,
+            hub,
+            clock,
+            validated.allowed_origins,
+        ));
+
+        let grace = settings.server.shutdown_grace_secs;
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let app_broker = broker.clone();
+        let mut server = HttpServer::new(move || {
+            let mut app = App::new()
+                .app_data(app_broker.clone())
+                .app_data(assets.clone())
+                .app_data(web::Data::new(TokenClient::new()))
+                .configure(routes::configure);
+            if let Some(demo) = &demo {
+                app = app.app_data(demo.clone()).configure(demo::configure);
+            }
+            app
+        })
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(grace)
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(2))
+        .keep_alive(Duration::from_secs(30))
+        .max_connection_rate(256);
+        server = if settings.server.tls_cert.is_empty() {
+            server.listen(listener)
+        } else {
+            let tls =
+                crate::tls::server_config(&settings.server.tls_cert, &settings.server.tls_key)
+                    .map_err(StartupError::Tls)?;
+            server.listen_rustls_0_23(listener, tls)
+        }
+        .map_err(|source| StartupError::Bind {
+            addr: local_addr.to_string(),
+            setting: "server.bind",
+            source,
+        })?;
+        let server = server.run();
+
+        let (metrics_server, metrics_addr) =
+            match (overrides.metrics_listener, validated.metrics_bind) {
+                (None, None) => (None, None),
+                (listener, bind) => {
+                    let listener = match listener {
+                        Some(l) => l,
+                        None => {
+                            let bind = bind.expect("one of the two is set");
+                            TcpListener::bind(bind).map_err(|source| StartupError::Bind {
+                                addr: bind.to_string(),
+                                setting: "server.metrics_bind",
+                                source,
+                            })?
+                        }
+                    };
+                    let addr = listener.local_addr().ok();
+                    let server = HttpServer::new(|| {
+                        App::new().route("/metrics", web::get().to(telemetry::render))
+                    })
+                    .workers(1)
+                    .disable_signals()
+                    .shutdown_timeout(1)
+                    .listen(listener)
+                    .map_err(|source| StartupError::Bind {
+                        addr: settings.server.metrics_bind.clone(),
+                        setting: "server.metrics_bind",
+                        source,
+                    })?
+                    .run();
+                    (Some(server), addr)
+                }
+            };
+
+        // Upkeep: expired records leave memory, histogram buckets roll over.
+        actix_rt::spawn(async move {
+            let mut tick = actix_rt::time::interval(Duration::from_secs(15));
+            loop {
+                tick.tick().await;
+                memory.sweep();
+                metrics_handle.run_upkeep();
+            }
+        });
+
+        let handle = AppHandle {
+            broker,
+            server: server.handle(),
+            metrics: metrics_server.as_ref().map(Server::handle),
+        };
+        Ok(Self {
+            local_addr,
+            metrics_addr,
+            server,
+            metrics_server,
+            handle,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    pub fn handle(&self) -> AppHandle {
+        self.handle.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        match self.metrics_server {
+            Some(metrics) => {
+                let (a, b) = futures_util::future::join(self.server, metrics).await;
+                a.and(b)
+            }
+            None => self.server.await,
+        }
+    }
+}
+
+/// The built-in demo provider, when any configured provider uses the `demo` preset.
+fn demo_provider(
+    providers: &Providers,
+    settings: &Settings,
+    clock: SharedClock,
+) -> Option<DemoProvider> {
+    let demos: Vec<_> = providers
+        .iter()
+        .filter(|p| p.preset == Some(Preset::Demo))
+        .collect();
+    let first = demos.first()?;
+    Some(DemoProvider::new(
+        first.client_id.clone(),
+        first.client_secret.expose_secret().to_owned(),
+        demos.iter().map(|p| p.redirect_uri.clone()).collect(),
+        settings.demo.access_token_ttl_secs,
+        clock,
+    ))
+}

@@ -1,0 +1,279 @@
+//! The single-replica store: everything in this process, behind one mutex per kind of record.
+//! Expired records are refused on read and swept periodically, so memory stays bounded by what
+//! is live.
+
+use super::{ConfirmOutcome, HeldGrant, PendingAuthorization, SigninTicket, code_matches};
+use crate::clock::SharedClock;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+struct Expiring<T> {
+    value: T,
+    /// Milliseconds since the epoch; `None` while the record is tied to a live connection.
+    expires_at: Option<u64>,
+}
+
+impl<T> Expiring<T> {
+    fn live(&self, now: u64) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+type Table<T> = Mutex<HashMap<String, Expiring<T>>>;
+
+pub struct MemoryStore {
+    clock: SharedClock,
+    tickets: Table<SigninTicket>,
+    pending: Table<PendingAuthorization>,
+    held: Table<HeldGrant>,
+    resume: Table<String>,
+    parked: Table<Vec<String>>,
+}
+
+/// Frames parked per session: a session is sent a handful at most; more means abuse.
+const MAX_PARKED_PER_SESSION: usize = 32;
+
+fn lock<T>(table: &Table<T>) -> std::sync::MutexGuard<'_, HashMap<String, Expiring<T>>> {
+    // A panic while holding the lock cannot leave a table half-updated (every update is a
+    // single map operation), so a poisoned lock is safe to keep using.
+    table.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl MemoryStore {
+    pub fn new(clock: SharedClock) -> Self {
+        Self {
+            clock,
+            tickets: Mutex::default(),
+            pending: Mutex::default(),
+            held: Mutex::default(),
+            resume: Mutex::default(),
+            parked: Mutex::default(),
+        }
+    }
+
+    fn deadline(&self, ttl_secs: u64) -> Option<u64> {
+        Some(self.clock.now_millis() + ttl_secs * 1000)
+    }
+
+    fn put<T>(&self, table: &Table<T>, key: &str, value: T, ttl_secs: u64) {
+        let expires_at = self.deadline(ttl_secs);
+        lock(table).insert(key.to_owned(), Expiring { value, expires_at });
+    }
+
+    fn take<T>(&self, table: &Table<T>, key: &str) -> Option<T> {
+        let now = self.clock.now_millis();
+        lock(table)
+            .remove(key)
+            .filter(|e| e.live(now))
+            .map(|e| e.value)
+    }
+
+    pub fn put_ticket(&self, ticket: &str, value: SigninTicket, ttl_secs: u64) {
+        self.put(&self.tickets, ticket, value, ttl_secs);
+    }
+
+    pub fn take_ticket(&self, ticket: &str) -> Option<SigninTicket> {
+        self.take(&self.tickets, ticket)
+    }
+
+    pub fn put_pending(&self, state: &str, value: PendingAuthorization, ttl_secs: u64) {
+        self.put(&self.pending, state, value, ttl_secs);
+    }
+
+    pub fn take_pending(&self, state: &str) -> Option<PendingAuthorization> {
+        self.take(&self.pending, state)
+    }
+
+    pub fn hold_grant(&self, session: &str, grant: HeldGrant, ttl_secs: u64) {
+        self.put(&self.held, session, grant, ttl_secs);
+    }
+
+    pub fn confirm(&self, session: &str, typed: &str) -> ConfirmOutcome {
+        let now = self.clock.now_millis();
+        let mut held = lock(&self.held);
+        let Some(entry) = held.get_mut(session) else {
+            return ConfirmOutcome::NothingHeld;
+        };
+        if !entry.live(now) {
+            held.remove(session);
+            return ConfirmOutcome::NothingHeld;
+        }
+        if code_matches(&entry.value.code, typed) {
+            let grant = held.remove(session).expect("present").value;
+            return ConfirmOutcome::Granted(Box::new(grant));
+        }
+        entry.value.attempts_left = entry.value.attempts_left.saturating_sub(1);
+        if entry.value.attempts_left == 0 {
+            held.remove(session);
+            ConfirmOutcome::TooManyAttempts
+        } else {
+            ConfirmOutcome::WrongCode {
+                attempts_left: entry.value.attempts_left,
+            }
+        }
+    }
+
+    pub fn register_resume(&self, secret: &str, session: &str, _ttl_secs: u64) {
+        // In one process the connection itself releases the secret when it drops, so no
+        // expiry is needed while it is live.
+        lock(&self.resume).insert(
+            secret.to_owned(),
+            Expiring {
+                value: session.to_owned(),
+                expires_at: None,
+            },
+        );
+    }
+
+    pub fn release_resume(&self, secret: &str, grace_secs: u64) {
+        let deadline = self.deadline(grace_secs);
+        if let Some(entry) = lock(&self.resume).get_mut(secret) {
+            entry.expires_at = deadline;
+        }
+    }
+
+    pub fn take_resume(&self, secret: &str) -> Option<String> {
+        self.take(&self.resume, secret)
+    }
+
+    pub fn park(&self, session: &str, frame: &str, ttl_secs: u64) {
+        let now = self.clock.now_millis();
+        let deadline = self.deadline(ttl_secs);
+        let mut parked = lock(&self.parked);
+        let entry = parked.entry(session.to_owned()).or_insert(Expiring {
+            value: Vec::new(),
+            expires_at: deadline,
+        });
+        if !entry.live(now) {
+            entry.value.clear();
+        }
+        entry.expires_at = deadline;
+        if entry.value.len() < MAX_PARKED_PER_SESSION {
+            entry.value.push(frame.to_owned());
+        }
+    }
+
+    pub fn take_parked(&self, session: &str) -> Vec<String> {
+        self.take(&self.parked, session).unwrap_or_default()
+    }
+
+    /// Drops every expired record; called periodically.
+    pub fn sweep(&self) -> usize {
+        let now = self.clock.now_millis();
+        fn sweep_table<T>(table: &Table<T>, now: u64) -> usize {
+            let mut map = lock(table);
+            let before = map.len();
+            map.retain(|_, e| e.live(now));
+            before - map.len()
+        }
+        sweep_table(&self.tickets, now)
+            + sweep_table(&self.pending, now)
+            + sweep_table(&self.held, now)
+            + sweep_table(&self.resume, now)
+            + sweep_table(&self.parked, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::AdjustableClock;
+    use crate::sensitive::Sensitive;
+    use std::sync::Arc;
+
+    fn store() -> (Arc<AdjustableClock>, MemoryStore) {
+        let clock = Arc::new(AdjustableClock::default());
+        (clock.clone(), MemoryStore::new(clock))
+    }
+
+    fn ticket() -> SigninTicket {
+        SigninTicket {
+            session: "s".into(),
+            provider: "demo".into(),
+        }
+    }
+
+    fn grant(code: &str, attempts: u32) -> HeldGrant {
+        HeldGrant {
+            provider: "demo".into(),
+            access_token: Sensitive::new("at"),
+            token_type: "Bearer".into(),
+            expires_in: Some(3600),
+            scope: None,
+            refresh_token: None,
+            code: Sensitive::new(code),
+            attempts_left: attempts,
+        }
+    }
+
+    #[test]
+    fn tickets_are_single_use() {
+        let (_, s) = store();
+        s.put_ticket("t", ticket(), 60);
+        assert_eq!(s.take_ticket("t"), Some(ticket()));
+        assert_eq!(s.take_ticket("t"), None);
+    }
+
+    #[test]
+    fn tickets_expire() {
+        let (clock, s) = store();
+        s.put_ticket("t", ticket(), 60);
+        clock.advance_secs(61);
+        assert_eq!(s.take_ticket("t"), None);
+    }
+
+    #[test]
+    fn wrong_codes_are_counted_and_end_the_attempt() {
+        let (_, s) = store();
+        s.hold_grant("s", grant("ABCD2345", 2), 60);
+        assert_eq!(
+            s.confirm("s", "XXXX"),
+            ConfirmOutcome::WrongCode { attempts_left: 1 }
+        );
+        assert_eq!(s.confirm("s", "XXXX"), ConfirmOutcome::TooManyAttempts);
+        assert_eq!(s.confirm("s", "ABCD2345"), ConfirmOutcome::NothingHeld);
+    }
+
+    #[test]
+    fn the_right_code_releases_once_and_tolerates_typing() {
+        let (_, s) = store();
+        s.hold_grant("s", grant("ABCD2345", 5), 60);
+        assert!(matches!(
+            s.confirm("s", "abcd-2345 "),
+            ConfirmOutcome::Granted(_)
+        ));
+        assert_eq!(s.confirm("s", "ABCD2345"), ConfirmOutcome::NothingHeld);
+    }
+
+    #[test]
+    fn resume_secrets_last_while_live_then_for_the_grace_only() {
+        let (clock, s) = store();
+        s.register_resume("r", "s", 0);
+        clock.advance_secs(10_000);
+        s.release_resume("r", 120);
+        clock.advance_secs(119);
+        assert_eq!(s.take_resume("r"), Some("s".into()));
+        s.register_resume("r2", "s", 0);
+        s.release_resume("r2", 120);
+        clock.advance_secs(121);
+        assert_eq!(s.take_resume("r2"), None);
+    }
+
+    #[test]
+    fn parked_frames_come_out_once_in_order() {
+        let (_, s) = store();
+        s.park("s", "a", 60);
+        s.park("s", "b", 60);
+        assert_eq!(s.take_parked("s"), vec!["a".to_owned(), "b".to_owned()]);
+        assert!(s.take_parked("s").is_empty());
+    }
+
+    #[test]
+    fn sweep_drops_expired_records() {
+        let (clock, s) = store();
+        s.put_ticket("t", ticket(), 1);
+        s.park("x", "f", 1);
+        clock.advance_secs(2);
+        assert_eq!(s.sweep(), 2);
+    }
+}

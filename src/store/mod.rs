@@ -1,0 +1,232 @@
+//! The sign-in bookkeeping behind one interface: one-time tickets, pending authorizations
+//! (`state` with its PKCE verifier), grants held for a confirmation code, resumable sessions,
+//! and frames parked for a session that is not connected.
+//!
+//! Every record expires, and every "take" is single use: of two callers racing for one ticket
+//! or one `state`, exactly one gets it. The in-memory store serves one replica; the Redis store
+//! (chosen at start-up by `store.redis_url`) lets any replica serve any request.
+
+pub mod memory;
+
+use crate::oauth::TokenSet;
+use crate::sensitive::Sensitive;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub use memory::MemoryStore;
+
+/// What `/signin/{ticket}` needs: who asked, and for which provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigninTicket {
+    pub session: String,
+    pub provider: String,
+}
+
+/// An authorization in flight, keyed by its `state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAuthorization {
+    pub session: String,
+    pub provider: String,
+    pub verifier: Sensitive,
+}
+
+/// Tokens waiting for the person to type the confirmation code into the extension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldGrant {
+    pub provider: String,
+    pub access_token: Sensitive,
+    pub token_type: String,
+    pub expires_in: Option<u64>,
+    pub scope: Option<String>,
+    pub refresh_token: Option<Sensitive>,
+    /// The code shown on the completion page, normalised (upper case, no separators).
+    pub code: Sensitive,
+    pub attempts_left: u32,
+}
+
+impl HeldGrant {
+    pub fn new(provider: &str, tokens: TokenSet, code: &str, attempts: u32) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            access_token: tokens.access_token,
+            token_type: tokens.token_type,
+            expires_in: tokens.expires_in,
+            scope: tokens.scope,
+            refresh_token: tokens.refresh_token,
+            code: Sensitive::new(code),
+            attempts_left: attempts,
+        }
+    }
+
+    pub fn tokens(&self) -> TokenSet {
+        TokenSet {
+            access_token: self.access_token.clone(),
+            token_type: self.token_type.clone(),
+            expires_in: self.expires_in,
+            scope: self.scope.clone(),
+            refresh_token: self.refresh_token.clone(),
+        }
+    }
+}
+
+/// The answer to a typed confirmation code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfirmOutcome {
+    Granted(Box<HeldGrant>),
+    WrongCode { attempts_left: u32 },
+    TooManyAttempts,
+    NothingHeld,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("the shared store is unreachable")]
+    Unavailable,
+}
+
+/// Constant-time comparison of a typed code with the held one, after normalising what people
+/// type (lower case, spaces, hyphens).
+pub fn code_matches(held: &Sensitive, typed: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let typed = normalise_code(typed);
+    let held = held.expose().as_bytes();
+    held.len() == typed.len() && bool::from(held.ct_eq(typed.as_bytes()))
+}
+
+pub fn normalise_code(typed: &str) -> String {
+    typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .take(64)
+        .collect()
+}
+
+/// The store the app was started with.
+#[derive(Clone)]
+pub enum SigninStore {
+    Memory(Arc<MemoryStore>),
+}
+
+impl SigninStore {
+    pub async fn put_ticket(
+        &self,
+        ticket: &str,
+        value: &SigninTicket,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(m) => {
+                m.put_ticket(ticket, value.clone(), ttl_secs);
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn take_ticket(&self, ticket: &str) -> Result<Option<SigninTicket>, StoreError> {
+        match self {
+            SigninStore::Memory(m) => Ok(m.take_ticket(ticket)),
+        }
+    }
+
+    pub async fn put_pending(
+        &self,
+        state: &str,
+        value: &PendingAuthorization,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(m) => {
+                m.put_pending(state, value.clone(), ttl_secs);
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn take_pending(
+        &self,
+        state: &str,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        match self {
+            SigninStore::Memory(m) => Ok(m.take_pending(state)),
+        }
+    }
+
+    /// Holds a grant for a session, replacing any earlier one (the latest sign-in wins).
+    pub async fn hold_grant(
+        &self,
+        session: &str,
+        grant: &HeldGrant,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(m) => {
+                m.hold_grant(session, grant.clone(), ttl_secs);
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks a typed code; a right code releases the grant (once), a wrong one uses an attempt.
+    pub async fn confirm(&self, session: &str, typed: &str) -> Result<ConfirmOutcome, StoreError> {
+        match self {
+            SigninStore::Memory(m) => Ok(m.confirm(session, typed)),
+        }
+    }
+
+    /// Remembers the resume secret of a connected session.
+    pub async fn register_resume(
+        &self,
+        secret: &str,
+        session: &str,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(m) => {
+                m.register_resume(secret, session, ttl_secs);
+                Ok(())
+            }
+        }
+    }
+
+    /// The session dropped: its secret stays valid for the grace period only.
+    pub async fn release_resume(&self, secret: &str, grace_secs: u64) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(m) => {
+                m.release_resume(secret, grace_secs);
+                Ok(())
+            }
+        }
+    }
+
+    /// Single use: a resumed session gets a new secret in its `hello`.
+    pub async fn take_resume(&self, secret: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            SigninStore::Memory(m) => Ok(m.take_resume(secret)),
+        }
+    }
+
+    /// Keeps a serialised frame for a session that is not connected here.
+    pub async fn park(&self, session: &str, frame: &str, ttl_secs: u64) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(m) => {
+                m.park(session, frame, ttl_secs);
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes every frame parked for a session, in order; a second call gets none of them.
+    pub async fn take_parked(&self, session: &str) -> Result<Vec<String>, StoreError> {
+        match self {
+            SigninStore::Memory(m) => Ok(m.take_parked(session)),
+        }
+    }
+
+    /// Whether the store can take traffic (for `/readyz`).
+    pub async fn is_ready(&self) -> bool {
+        match self {
+            SigninStore::Memory(_) => true,
+        }
+    }
+}

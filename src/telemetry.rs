@@ -1,0 +1,98 @@
+//! Metrics (Prometheus text on `server.metrics_bind`) and logging set-up.
+//!
+//! The metrics recorder is global to the process; it is installed once, also when tests start
+//! several apps in one process.
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Seconds: token endpoints answer in tens to hundreds of milliseconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+pub fn metrics_handle() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .expect("buckets are not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (a test harness); ours then only
+            // renders what it records, which is still correct for /metrics.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(
+        "oauth_broker_sessions_open",
+        "WebSocket sessions open on this replica"
+    );
+    describe_counter!(
+        "oauth_broker_signins_started_total",
+        "Sign-in links handed out, by provider"
+    );
+    describe_counter!(
+        "oauth_broker_signins_completed_total",
+        "Sign-ins whose tokens reached the extension, by provider"
+    );
+    describe_counter!(
+        "oauth_broker_signins_failed_total",
+        "Sign-ins that ended without tokens, by provider and reason"
+    );
+    describe_counter!(
+        "oauth_broker_token_deliveries_total",
+        "Frames routed to sessions, by path (local, remote, parked, resumed, lost)"
+    );
+    describe_histogram!(
+        "oauth_broker_token_endpoint_seconds",
+        Unit::Seconds,
+        "Latency of provider token endpoint requests, by provider"
+    );
+    describe_counter!(
+        "oauth_broker_refreshes_total",
+        "Refresh requests, by provider and outcome"
+    );
+    describe_counter!(
+        "oauth_broker_rejected_total",
+        "Requests and frames refused, by reason"
+    );
+}
+
+/// `GET /metrics` on the metrics listener.
+pub async fn render() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics_handle().render())
+}
+
+/// Logging: `env_logger` text by default, one JSON object per line with `log.format = "json"`.
+/// `RUST_LOG` wins over `log.level`.
+pub fn init_logging(settings: &crate::settings::LogSettings) {
+    use std::io::Write;
+    let mut builder = env_logger::Builder::new();
+    builder.parse_filters(&settings.level);
+    if let Ok(filters) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&filters);
+    }
+    if settings.format == crate::settings::LogFormat::Json {
+        builder.format(|buf, record| {
+            let line = serde_json::json!({
+                "ts": buf.timestamp_millis().to_string(),
+                "level": record.level().as_str(),
+                "target": record.target(),
+                "msg": record.args().to_string(),
+            });
+            writeln!(buf, "{line}")
+        });
+    }
+    let _ = builder.try_init();
+}
