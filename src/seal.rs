@@ -16,6 +16,7 @@ const PREFIX: &str = "v1.";
 /// Handles are a few hundred bytes; anything far larger is not ours.
 const MAX_HANDLE_LEN: usize = 4096;
 
+#[derive(Clone)]
 pub struct RefreshSealer {
     cipher: XChaCha20Poly1305,
 }
@@ -75,22 +76,47 @@ impl RefreshSealer {
             s: now_secs,
         })
         .expect("plain struct serialises");
+        format!(
+            "{PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(self.seal_record(CONTEXT, &plain))
+        )
+    }
+
+    /// Seals any record (nonce first), bound to `context` so a record of one kind never opens
+    /// as another. The Redis store keeps tokens, verifiers and parked frames only this way.
+    pub fn seal_record(&self, context: &[u8], plain: &[u8]) -> Vec<u8> {
         let nonce_bytes = crate::random::bytes::<24>();
-        let nonce = XNonce::from(nonce_bytes);
         let sealed = self
             .cipher
             .encrypt(
-                &nonce,
+                &XNonce::from(nonce_bytes),
                 Payload {
-                    msg: &plain,
-                    aad: CONTEXT,
+                    msg: plain,
+                    aad: context,
                 },
             )
             .expect("XChaCha20-Poly1305 encryption of a small buffer cannot fail");
         let mut out = Vec::with_capacity(24 + sealed.len());
         out.extend_from_slice(&nonce_bytes);
         out.extend_from_slice(&sealed);
-        format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(out))
+        out
+    }
+
+    pub fn open_record(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        if sealed.len() < 24 + 16 {
+            return Err(SealError::Unreadable);
+        }
+        let (nonce_bytes, body) = sealed.split_at(24);
+        let nonce_arr: [u8; 24] = nonce_bytes.try_into().map_err(|_| SealError::Unreadable)?;
+        self.cipher
+            .decrypt(
+                &XNonce::from(nonce_arr),
+                Payload {
+                    msg: body,
+                    aad: context,
+                },
+            )
+            .map_err(|_| SealError::Unreadable)
     }
 
     pub fn open(&self, handle: &str) -> Result<SealedRefresh, SealError> {
@@ -101,21 +127,7 @@ impl RefreshSealer {
         let raw = URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| SealError::Unreadable)?;
-        if raw.len() < 24 + 16 {
-            return Err(SealError::Unreadable);
-        }
-        let (nonce_bytes, sealed) = raw.split_at(24);
-        let nonce_arr: [u8; 24] = nonce_bytes.try_into().map_err(|_| SealError::Unreadable)?;
-        let plain = self
-            .cipher
-            .decrypt(
-                &XNonce::from(nonce_arr),
-                Payload {
-                    msg: sealed,
-                    aad: CONTEXT,
-                },
-            )
-            .map_err(|_| SealError::Unreadable)?;
+        let plain = self.open_record(CONTEXT, &raw)?;
         let plain: Plain = serde_json::from_slice(&plain).map_err(|_| SealError::Unreadable)?;
         Ok(SealedRefresh {
             provider: plain.p,

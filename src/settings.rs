@@ -182,13 +182,22 @@ impl Default for SessionSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
     #[serde(serialize_with = "redact_url", deserialize_with = "secret_or_none")]
     pub redis_url: Option<SecretString>,
     /// Prefix of every Redis key, so several deployments can share one Redis.
     pub key_prefix: String,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            key_prefix: "oauth-broker:".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -10,9 +10,9 @@ use crate::routes;
 use crate::routes::extension::ExtensionAssets;
 use crate::seal::RefreshSealer;
 use crate::settings::{ConfigProblems, Settings};
-use crate::store::{MemoryStore, SigninStore};
+use crate::store::{MemoryStore, RedisStore, SigninStore};
 use crate::telemetry;
-use crate::ws::hub::{CloseAll, SessionHub};
+use crate::ws::hub::{CloseAll, Parked, SessionHub};
 use actix::Actor;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -167,10 +167,16 @@ pub fn validate(
             Some(RefreshSealer::random())
         }
     };
-    if redis {
-        problems.push(
-            "store.redis_url: this build keeps state in one process only; leave it empty".into(),
-        );
+    if let Some(url) = &settings.store.redis_url {
+        match url::Url::parse(url.expose_secret()) {
+            Ok(u) if u.scheme() == "redis" || u.scheme() == "unix" => {}
+            Ok(u) if u.scheme() == "rediss" => problems.push(
+                "store.redis_url: rediss:// (TLS) is not supported by this build; reach Redis over a private network or a TLS tunnel".into(),
+            ),
+            _ => problems.push(
+                "store.redis_url must look like redis://[:password@]host:6379/0".into(),
+            ),
+        }
     }
 
     let s = &settings.signin;
@@ -386,9 +392,24 @@ impl Application {
         let clock = overrides.clock;
 
         let memory = Arc::new(MemoryStore::new(clock.clone()));
-        let store = SigninStore::Memory(memory.clone());
+        let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let store = match &settings.store.redis_url {
+            None => SigninStore::Memory(memory.clone()),
+            Some(url) => SigninStore::Redis(RedisStore::start(
+                url.expose_secret().to_owned(),
+                settings.store.key_prefix.clone(),
+                validated.sealer.clone(),
+                events_tx,
+            )),
+        };
         let park_ttl = settings.sessions.resume_grace_secs;
         let hub = SessionHub::new(store.clone(), park_ttl).start();
+        let hub_for_events = hub.clone();
+        actix_rt::spawn(async move {
+            while let Some(event) = events_rx.recv().await {
+                hub_for_events.do_send(Parked(event));
+            }
+        });
         let assets = web::Data::new(ExtensionAssets::build(
             &settings,
             &validated.providers,

@@ -9,7 +9,7 @@ use crate::oauth::{Provider, TokenClient};
 use crate::pages::Page;
 use crate::random;
 use crate::sensitive::Sensitive;
-use crate::store::{HeldGrant, PendingAuthorization};
+use crate::store::{HeldGrant, PendingAuthorization, StoreError};
 use crate::ws::connection::short;
 use crate::ws::hub::TokenReady;
 use crate::ws::protocol::{ErrorCode, ServerMessage};
@@ -52,7 +52,7 @@ pub async fn finish(
     if pending.provider != provider_name {
         // The state was minted for another provider: a mix-up attack (RFC 9700 §4.4) or a
         // misregistered redirect URI. The attempt is over either way.
-        tell(
+        let _ = tell(
             &broker,
             &pending.session,
             ServerMessage::provider_error(
@@ -60,7 +60,8 @@ pub async fn finish(
                 &pending.provider,
                 "The sign-in came back from the wrong place. Start again.",
             ),
-        );
+        )
+        .await;
         return rejected(
             &broker,
             &provider_name,
@@ -78,10 +79,10 @@ pub async fn finish(
     };
 
     if let Some(error) = query.get("error") {
-        return provider_refused(&broker, &provider, &pending, error);
+        return provider_refused(&broker, &provider, &pending, error).await;
     }
     let Some(code) = query.get("code").filter(|c| !c.is_empty()) else {
-        tell(
+        let _ = tell(
             &broker,
             &pending.session,
             ServerMessage::provider_error(
@@ -89,7 +90,8 @@ pub async fn finish(
                 &provider.name,
                 "The provider sent no authorization code. Start again.",
             ),
-        );
+        )
+        .await;
         return rejected(&broker, &provider.name, "missing_code", bad_request_page());
     };
 
@@ -105,7 +107,7 @@ pub async fn finish(
                 short(&pending.session),
                 provider.name
             );
-            tell(
+            let _ = tell(
                 &broker,
                 &pending.session,
                 ServerMessage::provider_error(
@@ -116,7 +118,8 @@ pub async fn finish(
                         provider.label
                     ),
                 ),
-            );
+            )
+            .await;
             metrics::counter!("oauth_broker_signins_failed_total", "provider" => provider.name.clone(), "reason" => e.reason())
                 .increment(1);
             Page::problem("Sign-in failed", "Sign-in didn't complete")
@@ -138,7 +141,12 @@ async fn deliver(
     tokens: crate::oauth::TokenSet,
 ) -> HttpResponse {
     if !broker.settings.signin.confirm_code {
-        tell(broker, session, broker.signedin(&provider.name, tokens));
+        if tell(broker, session, broker.signedin(&provider.name, tokens))
+            .await
+            .is_err()
+        {
+            return unavailable();
+        }
         metrics::counter!("oauth_broker_signins_completed_total", "provider" => provider.name.clone())
             .increment(1);
         log::info!("sign-in {} for {} completed", short(session), provider.name);
@@ -158,14 +166,18 @@ async fn deliver(
     {
         return unavailable();
     }
-    tell(
+    let told = tell(
         broker,
         session,
         ServerMessage::Confirm {
             provider: provider.name.clone(),
             expires_in: signin.confirm_ttl_secs,
         },
-    );
+    )
+    .await;
+    if told.is_err() {
+        return unavailable();
+    }
     log::info!(
         "sign-in {} for {} awaiting confirmation code",
         short(session),
@@ -182,14 +194,14 @@ async fn deliver(
         .respond(StatusCode::OK)
 }
 
-fn provider_refused(
+async fn provider_refused(
     broker: &Broker,
     provider: &Provider,
     pending: &PendingAuthorization,
     error: &str,
 ) -> HttpResponse {
     if error == "access_denied" {
-        tell(
+        let _ = tell(
             broker,
             &pending.session,
             ServerMessage::provider_error(
@@ -200,7 +212,8 @@ fn provider_refused(
                     provider.label
                 ),
             ),
-        );
+        )
+        .await;
         metrics::counter!("oauth_broker_signins_failed_total", "provider" => provider.name.clone(), "reason" => "access_denied")
             .increment(1);
         return Page::problem("Sign-in cancelled", "You didn't allow access")
@@ -208,7 +221,7 @@ fn provider_refused(
             .para("You can close this window.")
             .respond(StatusCode::OK);
     }
-    tell(
+    let _ = tell(
         broker,
         &pending.session,
         ServerMessage::provider_error(
@@ -219,7 +232,8 @@ fn provider_refused(
                 provider.label
             ),
         ),
-    );
+    )
+    .await;
     metrics::counter!("oauth_broker_signins_failed_total", "provider" => provider.name.clone(), "reason" => "provider_error")
         .increment(1);
     Page::problem("Sign-in failed", "The provider reported a problem")
@@ -228,12 +242,17 @@ fn provider_refused(
         .respond(StatusCode::BAD_GATEWAY)
 }
 
-/// Hands a frame to the hub for the session, wherever it is.
-fn tell(broker: &Broker, session: &str, frame: ServerMessage) {
-    broker.hub.do_send(TokenReady {
-        session: session.to_owned(),
-        frame,
-    });
+/// Hands a frame to the hub for the session, wherever it is; done once the frame is written
+/// to the session's socket or parked for it.
+async fn tell(broker: &Broker, session: &str, frame: ServerMessage) -> Result<(), StoreError> {
+    broker
+        .hub
+        .send(TokenReady {
+            session: session.to_owned(),
+            frame,
+        })
+        .await
+        .unwrap_or(Err(StoreError::Unavailable))
 }
 
 fn rejected(

@@ -7,6 +7,7 @@
 //! (chosen at start-up by `store.redis_url`) lets any replica serve any request.
 
 pub mod memory;
+pub mod redis_store;
 
 use crate::oauth::TokenSet;
 use crate::sensitive::Sensitive;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub use memory::MemoryStore;
+pub use redis_store::{RedisStore, StoreEvent};
 
 /// What `/signin/{ticket}` needs: who asked, and for which provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +108,7 @@ pub fn normalise_code(typed: &str) -> String {
 #[derive(Clone)]
 pub enum SigninStore {
     Memory(Arc<MemoryStore>),
+    Redis(Arc<RedisStore>),
 }
 
 impl SigninStore {
@@ -120,12 +123,14 @@ impl SigninStore {
                 m.put_ticket(ticket, value.clone(), ttl_secs);
                 Ok(())
             }
+            SigninStore::Redis(r) => r.put_ticket(ticket, value, ttl_secs).await,
         }
     }
 
     pub async fn take_ticket(&self, ticket: &str) -> Result<Option<SigninTicket>, StoreError> {
         match self {
             SigninStore::Memory(m) => Ok(m.take_ticket(ticket)),
+            SigninStore::Redis(r) => r.take_ticket(ticket).await,
         }
     }
 
@@ -140,6 +145,7 @@ impl SigninStore {
                 m.put_pending(state, value.clone(), ttl_secs);
                 Ok(())
             }
+            SigninStore::Redis(r) => r.put_pending(state, value, ttl_secs).await,
         }
     }
 
@@ -149,6 +155,7 @@ impl SigninStore {
     ) -> Result<Option<PendingAuthorization>, StoreError> {
         match self {
             SigninStore::Memory(m) => Ok(m.take_pending(state)),
+            SigninStore::Redis(r) => r.take_pending(state).await,
         }
     }
 
@@ -164,6 +171,7 @@ impl SigninStore {
                 m.hold_grant(session, grant.clone(), ttl_secs);
                 Ok(())
             }
+            SigninStore::Redis(r) => r.hold_grant(session, grant, ttl_secs).await,
         }
     }
 
@@ -171,6 +179,7 @@ impl SigninStore {
     pub async fn confirm(&self, session: &str, typed: &str) -> Result<ConfirmOutcome, StoreError> {
         match self {
             SigninStore::Memory(m) => Ok(m.confirm(session, typed)),
+            SigninStore::Redis(r) => r.confirm(session, typed).await,
         }
     }
 
@@ -186,6 +195,7 @@ impl SigninStore {
                 m.register_resume(secret, session, ttl_secs);
                 Ok(())
             }
+            SigninStore::Redis(r) => r.register_resume(secret, session, ttl_secs).await,
         }
     }
 
@@ -196,6 +206,7 @@ impl SigninStore {
                 m.release_resume(secret, grace_secs);
                 Ok(())
             }
+            SigninStore::Redis(r) => r.release_resume(secret, grace_secs).await,
         }
     }
 
@@ -203,6 +214,7 @@ impl SigninStore {
     pub async fn take_resume(&self, secret: &str) -> Result<Option<String>, StoreError> {
         match self {
             SigninStore::Memory(m) => Ok(m.take_resume(secret)),
+            SigninStore::Redis(r) => r.take_resume(secret).await,
         }
     }
 
@@ -213,6 +225,7 @@ impl SigninStore {
                 m.park(session, frame, ttl_secs);
                 Ok(())
             }
+            SigninStore::Redis(r) => r.park(session, frame, ttl_secs).await,
         }
     }
 
@@ -220,13 +233,28 @@ impl SigninStore {
     pub async fn take_parked(&self, session: &str) -> Result<Vec<String>, StoreError> {
         match self {
             SigninStore::Memory(m) => Ok(m.take_parked(session)),
+            SigninStore::Redis(r) => r.take_parked(session).await,
         }
+    }
+
+    /// Keeps a connected session's resume secret alive (Redis only: in one process the
+    /// connection's own drop starts the grace period).
+    pub async fn touch_resume(&self, secret: &str, ttl_secs: u64) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(_) => Ok(()),
+            SigninStore::Redis(r) => r.touch_resume(secret, ttl_secs).await,
+        }
+    }
+
+    pub fn is_shared(&self) -> bool {
+        matches!(self, SigninStore::Redis(_))
     }
 
     /// Whether the store can take traffic (for `/readyz`).
     pub async fn is_ready(&self) -> bool {
         match self {
             SigninStore::Memory(_) => true,
+            SigninStore::Redis(r) => r.is_ready(),
         }
     }
 }

@@ -67,6 +67,21 @@ impl Connection {
         });
     }
 
+    /// With a shared store the resume secret expires unless touched, so a replica that dies
+    /// stops touching it and the session is resumable for the grace period only.
+    fn keep_resumable(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        let sessions = &self.broker.settings.sessions;
+        let every = Duration::from_secs((sessions.resume_grace_secs / 2).max(1));
+        let ttl = sessions.resume_grace_secs + every.as_secs() + sessions.idle_timeout_secs;
+        ctx.run_interval(every, move |act, _| {
+            let store = act.broker.store.clone();
+            let secret = act.resume_secret.clone();
+            actix_rt::spawn(async move {
+                let _ = store.touch_resume(&secret, ttl).await;
+            });
+        });
+    }
+
     fn collect_parked(&self, ctx: &mut ws::WebsocketContext<Self>) {
         let store = self.broker.store.clone();
         let session = self.session.clone();
@@ -74,7 +89,7 @@ impl Connection {
             .into_actor(self)
             .map(|result, _, ctx| {
                 for frame in result.unwrap_or_default() {
-                    metrics::counter!("oauth_broker_token_deliveries_total", "path" => "resumed")
+                    metrics::counter!("oauth_broker_token_deliveries_total", "path" => "collected")
                         .increment(1);
                     ctx.text(frame);
                 }
@@ -289,6 +304,9 @@ impl Actor for Connection {
             .map(|_, act, ctx| act.collect_parked(ctx))
             .spawn(ctx);
         self.heartbeat(ctx);
+        if self.broker.store.is_shared() {
+            self.keep_resumable(ctx);
+        }
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {

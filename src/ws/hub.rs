@@ -5,9 +5,10 @@
 
 use super::connection::Deliver;
 use super::protocol::ServerMessage;
-use crate::store::SigninStore;
+use crate::store::{SigninStore, StoreError};
 use actix::prelude::*;
 use std::collections::HashMap;
+use std::pin::Pin;
 
 pub struct SessionHub {
     sessions: HashMap<String, Registered>,
@@ -30,28 +31,32 @@ impl SessionHub {
         }
     }
 
-    /// Parks a frame, then, in case the session connected while the store was busy, nudges
-    /// its connection to collect what is parked.
-    fn park(&self, session: String, frame: String, ctx: &mut Context<Self>) {
+    /// Parks a frame, then, in case the session connected here while the store was busy,
+    /// nudges its connection to collect what is parked.
+    fn park(
+        &self,
+        session: String,
+        frame: String,
+    ) -> impl ActorFuture<Self, Output = Result<(), StoreError>> + 'static {
         let store = self.store.clone();
         let ttl = self.park_ttl_secs;
         let key = session.clone();
         async move { store.park(&key, &frame, ttl).await }
             .into_actor(self)
-            .map(move |result, hub, _| {
+            .map(move |result, hub: &mut SessionHub, _| {
                 if result.is_err() {
                     log::warn!("could not park a frame for an absent session: store unavailable");
                     metrics::counter!("oauth_broker_token_deliveries_total", "path" => "lost")
                         .increment(1);
-                    return;
+                    return result;
                 }
                 metrics::counter!("oauth_broker_token_deliveries_total", "path" => "parked")
                     .increment(1);
                 if let Some(registered) = hub.sessions.get(&session) {
                     registered.connection.do_send(Deliver::CollectParked);
                 }
+                Ok(())
             })
-            .spawn(ctx);
     }
 }
 
@@ -115,38 +120,69 @@ impl Handler<Disconnect> for SessionHub {
     }
 }
 
+type ParkFuture = Pin<Box<dyn ActorFuture<SessionHub, Output = Result<(), StoreError>>>>;
+
 /// A result for a session: from `/complete` (a `confirm`, `signedin` or `error` frame).
+/// Answers once the frame is written to the session's socket here or parked in the store for
+/// it (to be collected by whichever replica holds the session); an error means neither.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), StoreError>")]
 pub struct TokenReady {
     pub session: String,
     pub frame: ServerMessage,
 }
 
 impl Handler<TokenReady> for SessionHub {
-    type Result = ();
+    type Result = ResponseActFuture<Self, Result<(), StoreError>>;
 
-    fn handle(&mut self, msg: TokenReady, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: TokenReady, _: &mut Context<Self>) -> Self::Result {
         let TokenReady { session, frame } = msg;
         let json = frame.to_json();
         let Some(registered) = self.sessions.get(&session) else {
-            self.park(session, json, ctx);
-            return;
+            return Box::pin(self.park(session, json));
         };
         // `send`, not `do_send`: if the connection stopped before reading its mailbox the
         // frame comes back here and is parked instead of lost.
-        registered
-            .connection
-            .send(Deliver::Frame(json.clone()))
-            .into_actor(self)
-            .map(move |outcome, hub, ctx| match outcome {
-                Ok(true) => {
-                    metrics::counter!("oauth_broker_token_deliveries_total", "path" => "local")
-                        .increment(1);
+        let delivery = registered.connection.send(Deliver::Frame(json.clone()));
+        Box::pin(
+            delivery
+                .into_actor(self)
+                .then(move |outcome, hub, _| -> ParkFuture {
+                    match outcome {
+                        Ok(true) => {
+                            metrics::counter!("oauth_broker_token_deliveries_total", "path" => "local")
+                                .increment(1);
+                            Box::pin(actix::fut::ready(Ok(())))
+                        }
+                        _ => Box::pin(hub.park(session, json)),
+                    }
+                }),
+        )
+    }
+}
+
+/// The store says frames were parked for a session (perhaps by another replica), or that it
+/// came back after an outage and anything may have been parked meanwhile.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Parked(pub crate::store::StoreEvent);
+
+impl Handler<Parked> for SessionHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Parked, _: &mut Context<Self>) {
+        match msg.0 {
+            crate::store::StoreEvent::Parked(session) => {
+                if let Some(registered) = self.sessions.get(&session) {
+                    registered.connection.do_send(Deliver::CollectParked);
                 }
-                _ => hub.park(session, json, ctx),
-            })
-            .spawn(ctx);
+            }
+            crate::store::StoreEvent::Reconnected => {
+                for registered in self.sessions.values() {
+                    registered.connection.do_send(Deliver::CollectParked);
+                }
+            }
+        }
     }
 }
 
