@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod mock_provider;
+pub mod processes;
 pub mod ws_client;
 
 use mock_provider::MockProvider;
@@ -161,6 +162,7 @@ impl TestApp {
 }
 
 pub fn http_client() -> awc::Client {
+    oauth_broker::startup::install_crypto_provider();
     awc::Client::builder()
         .disable_redirects()
         .timeout(WAIT)
