@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs that cargo does not bring: a real redis-server for the
+# scale-out tests, Debian's Chromium and ChromeDriver for the browser tests. Idempotent; uses
+# apt-get as root (or through sudo) only when something is missing.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

