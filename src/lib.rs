@@ -6,6 +6,7 @@
 //! exchange through `oauth`), `store` (tickets, states, held grants, resumable sessions), and the
 //! `TokenReady` message back through the hub to the connection.
 
+pub mod access_log;
 pub mod broker;
 pub mod cli;
 pub mod clock;

@@ -1,6 +1,7 @@
 //! From settings to a running service: validation (every problem listed, each naming its
 //! setting), then the app assembly, listeners, background upkeep, and an orderly stop.
 
+use crate::access_log::{TrustedProxies, access_log};
 use crate::broker::Broker;
 use crate::clock::SharedClock;
 use crate::demo::{self, DemoProvider};
@@ -351,7 +352,16 @@ impl AppHandle {
     pub async fn shutdown(&self) {
         self.broker.start_draining();
         let closed = self.broker.hub.send(CloseAll).await.unwrap_or(0);
-        log::info!("shutting down: closed {closed} sessions with 1001, draining requests");
+        // Keep answering (readiness 503, sign-ins in progress) for a moment, so load balancers
+        // see the replica leave before its listener closes: distroless images have no shell
+        // for a preStop sleep.
+        let grace = self.broker.settings.server.shutdown_grace_secs;
+        let linger = Duration::from_millis((grace * 1000 / 4).min(5000));
+        log::info!(
+            "shutting down: closed {closed} sessions with 1001; draining for {} ms, then finishing requests",
+            linger.as_millis()
+        );
+        actix_rt::time::sleep(linger).await;
         self.server.stop(true).await;
         if let Some(metrics) = &self.metrics {
             metrics.stop(true).await;
@@ -433,8 +443,11 @@ impl Application {
             n => n,
         };
         let app_broker = broker.clone();
+        let trusted = web::Data::new(TrustedProxies::parse(&settings.server.trusted_proxies));
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
+                .wrap(actix_web::middleware::from_fn(access_log))
+                .app_data(trusted.clone())
                 .app_data(app_broker.clone())
                 .app_data(assets.clone())
                 .app_data(web::Data::new(TokenClient::new()))

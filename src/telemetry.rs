@@ -85,13 +85,30 @@ pub fn init_logging(settings: &crate::settings::LogSettings) {
     }
     if settings.format == crate::settings::LogFormat::Json {
         builder.format(|buf, record| {
-            let line = serde_json::json!({
+            let mut line = serde_json::json!({
                 "ts": buf.timestamp_millis().to_string(),
                 "level": record.level().as_str(),
                 "target": record.target(),
                 "msg": record.args().to_string(),
             });
+            if let Some(id) = crate::access_log::current_request_id() {
+                line["request_id"] = id.into();
+            }
             writeln!(buf, "{line}")
+        });
+    } else {
+        builder.format(|buf, record| {
+            let request = crate::access_log::current_request_id()
+                .map(|id| format!(" req={id}"))
+                .unwrap_or_default();
+            writeln!(
+                buf,
+                "[{} {:5} {}{request}] {}",
+                buf.timestamp_millis(),
+                record.level(),
+                record.target(),
+                record.args()
+            )
         });
     }
     let _ = builder.try_init();

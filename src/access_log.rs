@@ -1,0 +1,161 @@
+//! One access-log line per request, a request ID on every log line written while serving it,
+//! and the client address: the peer's, or from `X-Forwarded-For` when the peer is one of
+//! `server.trusted_proxies`.
+//!
+//! Only the path is logged, never the query string: `/complete` carries the authorization code
+//! there.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, web};
+use ipnet::IpNet;
+use std::net::IpAddr;
+use std::time::Instant;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The request ID of the request being served on this task, if any (for log formatting).
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Who may tell us the client's address.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    pub fn parse(list: &[String]) -> Self {
+        Self(
+            list.iter()
+                .filter_map(|s| {
+                    s.parse::<IpNet>()
+                        .ok()
+                        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+                })
+                .collect(),
+        )
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client: walking `X-Forwarded-For` from the right, the first address that is not a
+    /// trusted proxy (anything further left could have been written by the client itself).
+    pub fn client_ip(&self, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
+        let peer = peer?;
+        if !self.trusts(peer) {
+            return Some(peer);
+        }
+        let Some(header) = forwarded_for else {
+            return Some(peer);
+        };
+        let mut client = peer;
+        for hop in header.rsplit(',') {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = ip;
+                    if !self.trusts(ip) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        Some(client)
+    }
+}
+
+/// The client address of a request, as `access_log` worked it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let id = crate::random::opaque_token()[..12].to_owned();
+    let trusted = req
+        .app_data::<web::Data<TrustedProxies>>()
+        .map(|t| t.get_ref().clone())
+        .unwrap_or_default();
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let client = trusted.client_ip(req.peer_addr().map(|a| a.ip()), forwarded);
+    if let Some(ip) = client {
+        req.extensions_mut().insert(ClientIp(ip));
+    }
+    let method = req.method().clone();
+    let path = loggable_path(req.path());
+    REQUEST_ID
+        .scope(id.clone(), async move {
+            let outcome = next.call(req).await;
+            let status = match &outcome {
+                Ok(res) => res.status().as_u16(),
+                Err(e) => e.as_response_error().status_code().as_u16(),
+            };
+            log::info!(
+                target: "access",
+                "{method} {path} {status} {}ms client={}",
+                started.elapsed().as_millis(),
+                client.map_or_else(|| "-".to_owned(), |ip| ip.to_string())
+            );
+            let mut res = outcome?;
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                res.headers_mut()
+                    .insert(HeaderName::from_static("x-request-id"), value);
+            }
+            Ok(res)
+        })
+        .await
+}
+
+/// The path as it may be logged: a sign-in ticket in it is a live credential until used.
+fn loggable_path(path: &str) -> String {
+    if path.starts_with("/signin/") {
+        return "/signin/[ticket]".to_owned();
+    }
+    path.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8".into()]);
+        assert_eq!(
+            trusted.client_ip(Some(ip("203.0.113.9")), Some("1.2.3.4")),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(
+            trusted.client_ip(Some(ip("10.0.0.2")), Some("1.2.3.4")),
+            Some(ip("1.2.3.4"))
+        );
+        // A client-written left part is not believed past the first untrusted hop.
+        assert_eq!(
+            trusted.client_ip(Some(ip("10.0.0.2")), Some("6.6.6.6, 1.2.3.4, 10.0.0.7")),
+            Some(ip("1.2.3.4"))
+        );
+        assert_eq!(
+            trusted.client_ip(Some(ip("10.0.0.2")), Some("garbage")),
+            Some(ip("10.0.0.2"))
+        );
+        assert_eq!(
+            trusted.client_ip(Some(ip("10.0.0.2")), None),
+            Some(ip("10.0.0.2"))
+        );
+    }
+}
