@@ -2,6 +2,7 @@
 //! hub's address. Built once at start-up; cheap to clone (`web::Data`).
 
 use crate::clock::SharedClock;
+use crate::limits::RateLimiter;
 use crate::oauth::{Providers, TokenSet};
 use crate::seal::RefreshSealer;
 use crate::settings::Settings;
@@ -23,6 +24,7 @@ pub struct Broker {
     pub callback_base: String,
     /// Normalised `Origin` values a WebSocket may come from.
     pub allowed_origins: Vec<String>,
+    pub limits: RateLimiter,
     pub open_sessions: AtomicUsize,
     draining: AtomicBool,
 }
@@ -37,6 +39,7 @@ impl Broker {
         hub: Addr<SessionHub>,
         clock: SharedClock,
         allowed_origins: Vec<String>,
+        limits: RateLimiter,
     ) -> Self {
         Self {
             public_base: settings.server.public_base(),
@@ -48,6 +51,7 @@ impl Broker {
             hub,
             clock,
             allowed_origins,
+            limits,
             open_sessions: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
         }

@@ -11,6 +11,7 @@ pub mod broker;
 pub mod cli;
 pub mod clock;
 pub mod demo;
+pub mod limits;
 pub mod oauth;
 pub mod pages;
 pub mod random;

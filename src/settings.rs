@@ -24,6 +24,7 @@ pub struct Settings {
     pub secrets: SecretSettings,
     pub log: LogSettings,
     pub demo: DemoSettings,
+    pub limits: LimitSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -242,6 +243,32 @@ impl Default for LogSettings {
         Self {
             format: LogFormat::Text,
             level: "info".into(),
+        }
+    }
+}
+
+/// Rate limits, counted in fixed windows of `window_secs`; 0 turns one off. Defaults leave room
+/// for many users behind one corporate address.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    pub window_secs: u64,
+    pub signin_links_per_session: u64,
+    pub signin_links_per_client: u64,
+    pub requests_per_client: u64,
+    pub connections_per_client: u64,
+    pub confirm_attempts_per_client: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            window_secs: 60,
+            signin_links_per_session: 10,
+            signin_links_per_client: 600,
+            requests_per_client: 1200,
+            connections_per_client: 1200,
+            confirm_attempts_per_client: 600,
         }
     }
 }

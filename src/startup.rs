@@ -5,6 +5,7 @@ use crate::access_log::{TrustedProxies, access_log};
 use crate::broker::Broker;
 use crate::clock::SharedClock;
 use crate::demo::{self, DemoProvider};
+use crate::limits::RateLimiter;
 use crate::oauth::provider::{Preset, SelfUrls};
 use crate::oauth::{Provider, Providers, TokenClient};
 use crate::routes;
@@ -75,11 +76,17 @@ pub fn validate(
     } else {
         "server.public_url"
     };
-    let callback = check_base_url(
-        callback_key,
-        &settings.server.callback_base(),
-        &mut problems,
-    );
+    // Without its own callback_url the callback is the public URL, already checked above;
+    // checking it again would report the same problem twice.
+    let callback = if settings.server.callback_url.is_some() {
+        check_base_url(
+            callback_key,
+            &settings.server.callback_base(),
+            &mut problems,
+        )
+    } else {
+        public.clone()
+    };
     if let Some(public) = &public
         && public.scheme() == "http"
         && public.host_str() != Some("localhost")
@@ -198,6 +205,9 @@ pub fn validate(
         if value == 0 {
             problems.push(format!("{key} must be at least 1"));
         }
+    }
+    if settings.limits.window_secs == 0 {
+        problems.push("limits.window_secs must be at least 1".into());
     }
     if s.confirm_attempts == 0 {
         problems.push("signin.confirm_attempts must be at least 1".into());
@@ -403,15 +413,19 @@ impl Application {
 
         let memory = Arc::new(MemoryStore::new(clock.clone()));
         let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
-        let store = match &settings.store.redis_url {
-            None => SigninStore::Memory(memory.clone()),
-            Some(url) => SigninStore::Redis(RedisStore::start(
+        let redis = settings.store.redis_url.as_ref().map(|url| {
+            RedisStore::start(
                 url.expose_secret().to_owned(),
                 settings.store.key_prefix.clone(),
                 validated.sealer.clone(),
                 events_tx,
-            )),
+            )
+        });
+        let store = match &redis {
+            None => SigninStore::Memory(memory.clone()),
+            Some(redis) => SigninStore::Redis(redis.clone()),
         };
+        let limiter = RateLimiter::new(settings.limits.clone(), clock.clone(), redis);
         let park_ttl = settings.sessions.resume_grace_secs;
         let hub = SessionHub::new(store.clone(), park_ttl).start();
         let hub_for_events = hub.clone();
@@ -435,7 +449,9 @@ impl Application {
             hub,
             clock,
             validated.allowed_origins,
+            limiter,
         ));
+        let upkeep_broker = broker.clone();
 
         let grace = settings.server.shutdown_grace_secs;
         let workers = match settings.server.workers {
@@ -518,6 +534,7 @@ impl Application {
             loop {
                 tick.tick().await;
                 memory.sweep();
+                upkeep_broker.limits.sweep();
                 metrics_handle.run_upkeep();
             }
         });

@@ -22,6 +22,9 @@ pub async fn finish(
     broker: web::Data<Broker>,
     tokens: web::Data<TokenClient>,
 ) -> HttpResponse {
+    if let Some(refusal) = super::signin::too_many_requests(&broker, &req).await {
+        return refusal;
+    }
     let provider_name = path.into_inner();
     let Ok(query) = parse_unique(req.query_string()) else {
         return rejected(&broker, &provider_name, "bad_query", bad_request_page());

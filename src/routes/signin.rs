@@ -3,15 +3,23 @@
 //! provider.
 
 use crate::broker::Broker;
+use crate::limits::{Decision, Limit};
 use crate::oauth::authorize::authorize_url;
 use crate::pages::{Page, strict_headers};
 use crate::random;
 use crate::sensitive::Sensitive;
 use crate::store::PendingAuthorization;
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
-pub async fn start(ticket: web::Path<String>, broker: web::Data<Broker>) -> HttpResponse {
+pub async fn start(
+    req: HttpRequest,
+    ticket: web::Path<String>,
+    broker: web::Data<Broker>,
+) -> HttpResponse {
+    if let Some(refusal) = too_many_requests(&broker, &req).await {
+        return refusal;
+    }
     let ticket = ticket.into_inner();
     if ticket.is_empty() || ticket.len() > 64 || !ticket.chars().all(|c| c.is_ascii_alphanumeric())
     {
@@ -56,6 +64,26 @@ fn link_not_valid() -> HttpResponse {
         )
         .para("Go back to your dashboard and press Sign in again to get a new link.")
         .respond(StatusCode::BAD_REQUEST)
+}
+
+/// The per-address limit on `/signin` and `/complete`: a 429 page with `Retry-After`.
+pub async fn too_many_requests(broker: &Broker, req: &HttpRequest) -> Option<HttpResponse> {
+    let client = crate::routes::ws::client_ip(req);
+    match broker.limits.check(Limit::RequestsPerClient, &client).await {
+        Decision::Allowed => None,
+        Decision::Limited { retry_after_secs } => {
+            let mut response = Page::problem("Too many requests", "Too many sign-in requests")
+                .para("This network has made too many sign-in requests in a short time.")
+                .para(format!(
+                    "Wait {retry_after_secs} seconds, then go back to your dashboard and press Sign in again."
+                ))
+                .respond(StatusCode::TOO_MANY_REQUESTS);
+            if let Ok(value) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            Some(response)
+        }
+    }
 }
 
 pub fn unavailable() -> HttpResponse {

@@ -1,7 +1,9 @@
 //! `GET /ws`: the WebSocket upgrade. Checks the origin and the connection limit, resolves
 //! `?resume=`, then hands the socket to a `Connection` actor.
 
+use crate::access_log::ClientIp;
 use crate::broker::Broker;
+use crate::limits::{Decision, Limit};
 use crate::oauth::TokenClient;
 use crate::random;
 use crate::ws::connection::Connection;
@@ -39,9 +41,20 @@ pub async fn upgrade(
                 .body("WebSocket origin not allowed; add it to sessions.allowed_origins\n");
         }
     }
+    let client = client_ip(&req);
+    if let Decision::Limited { retry_after_secs } = broker
+        .limits
+        .check(Limit::ConnectionsPerClient, &client)
+        .await
+    {
+        return HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
+            .content_type("text/plain; charset=utf-8")
+            .body("too many connections from this address; try again later\n");
+    }
     let resume = match resume_param(req.query_string()) {
         Ok(resume) => resume,
-        Err(()) => {
+        Err(InvalidResume) => {
             metrics::counter!("oauth_broker_rejected_total", "reason" => "invalid_resume")
                 .increment(1);
             return HttpResponse::BadRequest()
@@ -70,6 +83,7 @@ pub async fn upgrade(
         tokens.get_ref().clone(),
         session,
         resume_failed,
+        client,
     );
     let codec = actix_http::ws::Codec::new().max_size(broker.settings.sessions.max_message_bytes);
     match ws::WsResponseBuilder::new(actor, &req, stream)
@@ -95,21 +109,35 @@ fn refuse_unavailable(why: &str) -> HttpResponse {
         .body(format!("{why}\n"))
 }
 
+/// The client address the access log worked out, as a rate-limit subject.
+pub fn client_ip(req: &HttpRequest) -> String {
+    use actix_web::HttpMessage;
+    req.extensions()
+        .get::<ClientIp>()
+        .map(|c| c.0.to_string())
+        .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// A `/ws` query that is anything but one well-formed `resume` secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidResume;
+
 /// `None` without a query; `Some(secret)` for exactly one well-formed `resume`.
-fn resume_param(query: &str) -> Result<Option<String>, ()> {
+pub fn resume_param(query: &str) -> Result<Option<String>, InvalidResume> {
     if query.is_empty() {
         return Ok(None);
     }
     let mut found = None;
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if key != "resume" || found.is_some() {
-            return Err(());
+            return Err(InvalidResume);
         }
         if value.is_empty() {
             continue;
         }
         if value.len() > MAX_RESUME_LEN || !value.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(());
+            return Err(InvalidResume);
         }
         found = Some(value.into_owned());
     }

@@ -339,6 +339,31 @@ impl RedisStore {
             .map_err(unavailable)
     }
 
+    /// Counts one event in a fixed window shared by every replica.
+    pub async fn count_in_window(
+        &self,
+        limit: &str,
+        subject: &str,
+        window_index: u64,
+        window_secs: u64,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.manager()?;
+        let key = format!(
+            "{}l:{limit}:{window_index}:{}",
+            self.prefix,
+            self.key("", subject).rsplit(':').next().unwrap_or("")
+        );
+        let (count,): (u64,) = redis::pipe()
+            .atomic()
+            .incr(&key, 1u64)
+            .expire(&key, (window_secs + 1) as i64)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(count)
+    }
+
     /// Parks the frame, then tells every replica; the one holding the session collects it.
     pub async fn park(&self, session: &str, frame: &str, ttl: u64) -> Result<(), StoreError> {
         let mut conn = self.manager()?;

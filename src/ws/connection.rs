@@ -5,6 +5,7 @@
 use super::hub::{Connect, Disconnect};
 use super::protocol::{ClientMessage, ErrorCode, ServerMessage};
 use crate::broker::Broker;
+use crate::limits::{Decision, Limit};
 use crate::oauth::TokenClient;
 use crate::random;
 use crate::sensitive::Sensitive;
@@ -26,6 +27,8 @@ pub struct Connection {
     last_heard: Instant,
     /// Set when the session was asked to resume but its secret was unknown or expired.
     resume_failed: bool,
+    /// The client address, for per-address limits.
+    client: String,
 }
 
 impl Connection {
@@ -34,6 +37,7 @@ impl Connection {
         tokens: TokenClient,
         session: String,
         resume_failed: bool,
+        client: String,
     ) -> Self {
         Self {
             broker,
@@ -43,6 +47,7 @@ impl Connection {
             serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             last_heard: Instant::now(),
             resume_failed,
+            client,
         }
     }
 
@@ -134,10 +139,29 @@ impl Connection {
         let ttl = self.broker.settings.signin.ticket_ttl_secs;
         let url = format!("{}/signin/{ticket}", self.broker.callback_base);
         let store = self.broker.store.clone();
-        async move { store.put_ticket(&ticket, &record, ttl).await }
+        let broker = self.broker.clone();
+        let (session, client) = (self.session.clone(), self.client.clone());
+        async move {
+            for (limit, subject) in [
+                (Limit::LinksPerSession, &session),
+                (Limit::LinksPerClient, &client),
+            ] {
+                if let Decision::Limited { retry_after_secs } =
+                    broker.limits.check(limit, subject).await
+                {
+                    return Err(Some(retry_after_secs));
+                }
+            }
+            store.put_ticket(&ticket, &record, ttl).await.map_err(|_| None)
+        }
             .into_actor(self)
             .map(move |result, act, ctx| {
                 let frame = match result {
+                    Err(Some(retry_after_secs)) => ServerMessage::provider_error(
+                        ErrorCode::RateLimited,
+                        &provider.name,
+                        format!("Too many sign-in attempts. Wait {retry_after_secs} seconds, then press Sign in again."),
+                    ),
                     Ok(()) => {
                         metrics::counter!("oauth_broker_signins_started_total", "provider" => provider.name.clone())
                             .increment(1);
@@ -147,7 +171,7 @@ impl Connection {
                             expires_in: ttl,
                         }
                     }
-                    Err(_) => ServerMessage::provider_error(
+                    Err(None) => ServerMessage::provider_error(
                         ErrorCode::Unavailable,
                         &provider.name,
                         "The sign-in service is briefly unavailable. Try again in a moment.",
@@ -169,10 +193,23 @@ impl Connection {
         }
         let store = self.broker.store.clone();
         let session = self.session.clone();
-        async move { store.confirm(&session, code.expose()).await }
+        let broker = self.broker.clone();
+        let client = self.client.clone();
+        async move {
+            if let Decision::Limited { retry_after_secs } =
+                broker.limits.check(Limit::ConfirmsPerClient, &client).await
+            {
+                return Err(Some(retry_after_secs));
+            }
+            store.confirm(&session, code.expose()).await.map_err(|_| None)
+        }
             .into_actor(self)
             .map(|result, act, ctx| {
                 let frame = match result {
+                    Err(Some(retry_after_secs)) => ServerMessage::error(
+                        ErrorCode::RateLimited,
+                        format!("Too many codes typed from this network. Wait {retry_after_secs} seconds and type the code again."),
+                    ),
                     Ok(ConfirmOutcome::Granted(grant)) => {
                         metrics::counter!("oauth_broker_signins_completed_total", "provider" => grant.provider.clone())
                             .increment(1);
@@ -201,7 +238,7 @@ impl Connection {
                         ErrorCode::Expired,
                         "No sign-in is waiting for a code: it finished, expired or was never started. Sign in again.",
                     ),
-                    Err(_) => ServerMessage::error(
+                    Err(None) => ServerMessage::error(
                         ErrorCode::Unavailable,
                         "The sign-in service is briefly unavailable. Type the code again in a moment.",
                     ),
