@@ -5,11 +5,12 @@
 //! Only the path is logged, never the query string: `/complete` carries the authorization code
 //! there.
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, web};
+use actix_web::{Error, HttpMessage, HttpResponse, web};
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::time::Instant;
@@ -74,11 +75,45 @@ impl TrustedProxies {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
+/// Longer than any URL the broker or a provider builds (a provider's redirect with code and
+/// state is a few hundred bytes).
+const MAX_URL_BYTES: usize = 8 * 1024;
+/// Browsers send a few kilobytes of headers; more is a scanner or an attack on memory.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 pub async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let started = Instant::now();
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    let url_bytes = req.uri().path().len() + req.uri().query().map_or(0, str::len);
+    if url_bytes > MAX_URL_BYTES || header_bytes > MAX_HEADER_BYTES {
+        let (status, reason, text) = if url_bytes > MAX_URL_BYTES {
+            (
+                StatusCode::URI_TOO_LONG,
+                "url_too_long",
+                "The address is too long.\n",
+            )
+        } else {
+            (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                "The request headers are too large.\n",
+            )
+        };
+        metrics::counter!("oauth_broker_rejected_total", "reason" => reason).increment(1);
+        log::info!(target: "access", "{} (oversized) {} url={url_bytes}B headers={header_bytes}B", req.method(), status.as_u16());
+        let response = HttpResponse::build(status)
+            .content_type("text/plain; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(text);
+        return Ok(req.into_response(response).map_into_right_body());
+    }
     let id = crate::random::opaque_token()[..12].to_owned();
     let trusted = req
         .app_data::<web::Data<TrustedProxies>>()
@@ -107,7 +142,7 @@ pub async fn access_log(
                 started.elapsed().as_millis(),
                 client.map_or_else(|| "-".to_owned(), |ip| ip.to_string())
             );
-            let mut res = outcome?;
+            let mut res = outcome?.map_into_left_body();
             if let Ok(value) = HeaderValue::from_str(&id) {
                 res.headers_mut()
                     .insert(HeaderName::from_static("x-request-id"), value);

@@ -476,7 +476,7 @@ impl Application {
         .workers(workers)
         .disable_signals()
         .shutdown_timeout(grace)
-        .client_request_timeout(Duration::from_secs(10))
+        .client_request_timeout(Duration::from_secs(5))
         .client_disconnect_timeout(Duration::from_secs(2))
         .keep_alive(Duration::from_secs(30))
         .max_connection_rate(256);

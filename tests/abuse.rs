@@ -382,3 +382,50 @@ async fn a_junk_flood_from_one_address_leaves_honest_sign_ins_working_and_memory
         "memory stayed bounded: {before} KiB before, {after} KiB after"
     );
 }
+
+#[actix_web::test]
+async fn oversized_urls_and_headers_are_refused_before_any_work() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let long = format!("/complete/mock?state={}", "a".repeat(9000));
+    assert_eq!(get_from(ip(51), addr(&app), &long).await.0, 414);
+
+    let mut stream = connect_from(ip(51), addr(&app)).await;
+    let request = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: {}\r\nConnection: close\r\n\r\n",
+        "b".repeat(20_000)
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut response)).await;
+    let head = String::from_utf8_lossy(&response);
+    assert!(head.starts_with("HTTP/1.1 431"), "{head}");
+}
+
+#[actix_web::test]
+async fn a_client_that_never_finishes_its_request_or_handshake_is_cut_off() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    for partial in [
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n",
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
+    ] {
+        let mut stream = connect_from(ip(52), addr(&app)).await;
+        stream.write_all(partial.as_bytes()).await.unwrap();
+        let mut rest = Vec::new();
+        let ended = tokio::time::timeout(
+            std::time::Duration::from_secs(8),
+            stream.read_to_end(&mut rest),
+        )
+        .await;
+        assert!(
+            ended.is_ok(),
+            "the server closed the slow connection: {partial:?}"
+        );
+        let text = String::from_utf8_lossy(&rest);
+        assert!(
+            text.is_empty() || text.starts_with("HTTP/1.1 408"),
+            "{text}"
+        );
+    }
+}
