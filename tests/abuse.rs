@@ -406,11 +406,13 @@ async fn oversized_urls_and_headers_are_refused_before_any_work() {
 async fn a_client_that_never_finishes_its_request_or_handshake_is_cut_off() {
     let mock = MockProvider::start();
     let app = TestApp::spawn(settings_with(&mock)).await;
-    for partial in [
+    let to = addr(&app);
+    let partials = [
         "GET /healthz HTTP/1.1\r\nHost: x\r\n",
         "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
-    ] {
-        let mut stream = connect_from(ip(52), addr(&app)).await;
+    ];
+    join_all(partials.into_iter().map(|partial| async move {
+        let mut stream = connect_from(ip(52), to).await;
         stream.write_all(partial.as_bytes()).await.unwrap();
         let mut rest = Vec::new();
         let ended = tokio::time::timeout(
@@ -427,5 +429,6 @@ async fn a_client_that_never_finishes_its_request_or_handshake_is_cut_off() {
             text.is_empty() || text.starts_with("HTTP/1.1 408"),
             "{text}"
         );
-    }
+    }))
+    .await;
 }
