@@ -1,0 +1,506 @@
+//! The WebSocket as the contract describes it: heartbeats and idle timeouts, frame size, origin
+//! and connection limits, malformed input, and resuming a dropped session without losing what
+//! was addressed to it.
+
+mod common;
+
+use common::mock_provider::MockProvider;
+use common::ws_client::Closed;
+use common::{TestApp, WAIT, WsClient, confirmation_code, query_value, settings_with};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type RawStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a test listens to be sure that nothing (more) arrives.
+const QUIET: Duration = Duration::from_millis(700);
+
+/// The HTTP status of a refused upgrade.
+fn refusal_status(result: Result<RawStream, WsError>) -> u16 {
+    match result {
+        Ok(_) => panic!("the upgrade was accepted"),
+        Err(WsError::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("the upgrade failed without an HTTP answer: {e}"),
+    }
+}
+
+/// The first text frame of a raw stream, which must be `hello`.
+async fn read_hello(stream: &mut RawStream) -> Value {
+    let wait = async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Text(text))) => return serde_json::from_str::<Value>(&text),
+                Some(Ok(_)) => continue,
+                other => panic!("connection ended before hello: {other:?}"),
+            }
+        }
+    };
+    let hello = tokio::time::timeout(WAIT, wait)
+        .await
+        .expect("hello in time")
+        .expect("hello is JSON");
+    assert_eq!(hello["type"], "hello", "{hello}");
+    hello
+}
+
+fn open_sessions(app: &TestApp) -> usize {
+    app.handle.broker().open_sessions.load(Ordering::SeqCst)
+}
+
+/// Waits (bounded) until the server counts exactly `expected` open connections.
+async fn wait_for_open_sessions(app: &TestApp, expected: usize) {
+    let deadline = Instant::now() + WAIT;
+    while open_sessions(app) != expected {
+        assert!(
+            Instant::now() < deadline,
+            "server still counts {} open connections, expected {expected}",
+            open_sessions(app)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Closes from the client side and waits until the server has let the connection go, so
+/// that what follows happens "while disconnected" and not in a race with the close.
+async fn drop_connection(app: &TestApp, ws: WsClient) {
+    let before = open_sessions(app);
+    ws.close().await;
+    wait_for_open_sessions(app, before - 1).await;
+    // The connection hands its resume secret back to the store in a task spawned as it stops.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+async fn resume(app: &TestApp, secret: &str) -> WsClient {
+    WsClient::connect(
+        &format!("{}?resume={secret}", app.ws_url()),
+        Some(&app.base),
+    )
+    .await
+}
+
+/// `begin`, answered by a sign-in link (not followed yet).
+async fn begin(ws: &mut WsClient) -> String {
+    ws.send_json(&json!({"type": "begin", "provider": "mock"}))
+        .await;
+    let signin = ws.expect("signin").await;
+    signin["url"].as_str().unwrap().to_owned()
+}
+
+/// Follows a sign-in link and lets the provider send the browser back with `code`: the
+/// completion page.
+async fn finish_in_browser(app: &TestApp, link: &str, code: &str) -> common::Response {
+    let response = app.get(link).await;
+    assert_eq!(response.status, 303, "{}", response.body);
+    let authorize = url::Url::parse(response.header("location").unwrap()).unwrap();
+    let state = query_value(&authorize, "state").unwrap();
+    let page = app
+        .complete("mock", &[("code", code), ("state", &state)])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    page
+}
+
+async fn assert_still_usable(ws: &mut WsClient) {
+    ws.send_json(&json!({"type": "begin"})).await;
+    let signin = ws.expect("signin").await;
+    assert_eq!(signin["provider"], "mock");
+}
+
+// --- heartbeats and idle connections ---------------------------------------------------------
+
+#[actix_web::test]
+async fn server_pings_every_heartbeat() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut stream = WsClient::open(&app.ws_url(), Some(&app.base))
+        .await
+        .unwrap();
+    let hello = read_hello(&mut stream).await;
+    assert_eq!(hello["heartbeat_secs"], 1);
+    let mut next_ping = async || {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Ping(_))) => return,
+                Some(Ok(_)) => continue,
+                other => panic!("connection ended before a ping: {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_millis(2500), next_ping())
+        .await
+        .expect("a ping within 2.5 s with heartbeat_secs = 1");
+    tokio::time::timeout(Duration::from_millis(2500), next_ping())
+        .await
+        .expect("and another one a heartbeat later");
+}
+
+#[actix_web::test]
+async fn a_client_that_never_answers_pings_is_closed_after_the_idle_timeout() {
+    let mock = MockProvider::start();
+    let mut settings = settings_with(&mock);
+    settings.sessions.idle_timeout_secs = 2;
+    let app = TestApp::spawn(settings).await;
+    let mut stream = WsClient::open(&app.ws_url(), Some(&app.base))
+        .await
+        .unwrap();
+    // Not reading means tungstenite never answers the pings: the client is silent.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let ended = async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(3), ended)
+        .await
+        .expect("the server closed the silent connection");
+    wait_for_open_sessions(&app, 0).await;
+}
+
+#[actix_web::test]
+async fn a_client_that_answers_pings_outlives_the_idle_timeout() {
+    let mock = MockProvider::start();
+    let mut settings = settings_with(&mock);
+    settings.sessions.idle_timeout_secs = 2;
+    let app = TestApp::spawn(settings).await;
+    let mut ws = app.connect().await;
+    // Reading answers the pings (tungstenite's automatic pong); nothing else is said.
+    assert_eq!(ws.try_recv(Duration::from_secs(4)).await, None);
+    assert_still_usable(&mut ws).await;
+}
+
+// --- frame size --------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn a_frame_over_max_message_bytes_closes_with_1009() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut ws = app.connect().await;
+    ws.send_text(&"x".repeat(9000)).await;
+    match ws.closed().await {
+        Closed::Frame(Some(frame)) => assert_eq!(frame.code, CloseCode::Size, "{frame:?}"),
+        other => panic!("expected a close frame with 1009, got {other:?}"),
+    }
+}
+
+#[actix_web::test]
+async fn a_frame_one_byte_over_the_limit_closes_and_one_at_the_limit_does_not() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut ws = app.connect().await;
+    ws.send_text(&"y".repeat(8192)).await;
+    assert_eq!(ws.expect("error").await["code"], "invalid_message");
+    ws.send_text(&"y".repeat(8193)).await;
+    match ws.closed().await {
+        Closed::Frame(Some(frame)) => assert_eq!(frame.code, CloseCode::Size, "{frame:?}"),
+        other => panic!("expected a close frame with 1009, got {other:?}"),
+    }
+    wait_for_open_sessions(&app, 0).await;
+}
+
+#[actix_web::test]
+async fn a_large_frame_under_the_limit_is_an_ordinary_invalid_message() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut ws = app.connect().await;
+    ws.send_text(&"x".repeat(8000)).await;
+    let error = ws.expect("error").await;
+    assert_eq!(error["code"], "invalid_message");
+    assert_still_usable(&mut ws).await;
+}
+
+// --- origin check ------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn a_foreign_origin_is_refused_with_403() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let refused = WsClient::open(&app.ws_url(), Some("https://evil.example")).await;
+    assert_eq!(refusal_status(refused), 403);
+}
+
+#[actix_web::test]
+async fn the_public_urls_origin_and_non_browser_clients_are_accepted() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut from_page = WsClient::open(&app.ws_url(), Some(&app.base))
+        .await
+        .unwrap();
+    read_hello(&mut from_page).await;
+    let mut without_origin = WsClient::open(&app.ws_url(), None).await.unwrap();
+    read_hello(&mut without_origin).await;
+}
+
+#[actix_web::test]
+async fn allowed_origins_replace_the_public_urls_origin() {
+    let mock = MockProvider::start();
+    let mut settings = settings_with(&mock);
+    settings.sessions.allowed_origins = vec!["https://tableau.example.com".into()];
+    let app = TestApp::spawn(settings).await;
+    let mut tableau = WsClient::open(&app.ws_url(), Some("https://tableau.example.com"))
+        .await
+        .unwrap();
+    read_hello(&mut tableau).await;
+    let refused = WsClient::open(&app.ws_url(), Some(&app.base)).await;
+    assert_eq!(refusal_status(refused), 403);
+    let refused = WsClient::open(&app.ws_url(), Some("https://evil.example")).await;
+    assert_eq!(refusal_status(refused), 403);
+}
+
+// --- connection limit --------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn connections_beyond_max_connections_get_503_until_one_closes() {
+    let mock = MockProvider::start();
+    let mut settings = settings_with(&mock);
+    settings.sessions.max_connections = 3;
+    let app = TestApp::spawn(settings).await;
+    let first = app.connect().await;
+    let _second = app.connect().await;
+    let _third = app.connect().await;
+    let refused = WsClient::open(&app.ws_url(), Some(&app.base)).await;
+    assert_eq!(refusal_status(refused), 503);
+
+    first.close().await;
+    // The slot is freed when the server's actor stops, a moment after the close.
+    let deadline = Instant::now() + WAIT;
+    let mut fourth = loop {
+        match WsClient::open(&app.ws_url(), Some(&app.base)).await {
+            Ok(stream) => break stream,
+            Err(WsError::Http(r)) if r.status() == 503 && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("a freed slot takes a new connection, got: {e}"),
+        }
+    };
+    read_hello(&mut fourth).await;
+    assert_eq!(open_sessions(&app), 3);
+    let refused = WsClient::open(&app.ws_url(), Some(&app.base)).await;
+    assert_eq!(refusal_status(refused), 503);
+}
+
+// --- malformed input ---------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn each_malformed_frame_gets_invalid_message_and_the_connection_stays_open() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut ws = app.connect().await;
+    let bad_frames = [
+        "not json",
+        "",
+        "[1, 2, 3]",
+        r#"{"provider": "mock"}"#,
+        r#"{"type": "launch"}"#,
+        r#"{"type": 1}"#,
+        r#"{"type": "begin", "provider": 7}"#,
+        r#"{"type": "confirm", "code": 1234}"#,
+        r#"{"type": "confirm"}"#,
+        r#"{"type": "refresh", "refresh": ["v1"]}"#,
+        "\"begin\"",
+        "null",
+    ];
+    for bad in bad_frames {
+        ws.send_text(bad).await;
+        let error = ws.expect("error").await;
+        assert_eq!(error["code"], "invalid_message", "for {bad:?}: {error}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(
+            !message.is_empty(),
+            "for {bad:?} the error says why: {error}"
+        );
+    }
+    ws.send_raw(Message::binary(br#"{"type":"begin"}"#.to_vec()))
+        .await;
+    let error = ws.expect("error").await;
+    assert_eq!(error["code"], "invalid_message", "binary frame: {error}");
+    assert!(!error["message"].as_str().unwrap_or_default().is_empty());
+
+    assert_still_usable(&mut ws).await;
+}
+
+#[actix_web::test]
+async fn begin_with_an_unknown_provider_is_unknown_provider() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut ws = app.connect().await;
+    ws.send_json(&json!({"type": "begin", "provider": "myspace"}))
+        .await;
+    let error = ws.expect("error").await;
+    assert_eq!(error["code"], "unknown_provider", "{error}");
+    assert!(!error["message"].as_str().unwrap_or_default().is_empty());
+    assert_still_usable(&mut ws).await;
+}
+
+#[actix_web::test]
+async fn confirm_with_nothing_held_is_expired() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut ws = app.connect().await;
+    ws.send_json(&json!({"type": "confirm", "code": "ABCD2345"}))
+        .await;
+    let error = ws.expect("error").await;
+    assert_eq!(error["code"], "expired", "{error}");
+    assert_still_usable(&mut ws).await;
+}
+
+// --- resume ------------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn a_sign_in_finished_while_disconnected_is_delivered_after_resume() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut ws = app.connect().await;
+    let (session, secret) = (ws.session(), ws.resume_secret());
+    let link = begin(&mut ws).await;
+    drop_connection(&app, ws).await;
+
+    let page = finish_in_browser(&app, &link, "away").await;
+    let shown = confirmation_code(&page.body).expect("the page shows a code");
+
+    let mut back = resume(&app, &secret).await;
+    assert_eq!(back.session(), session, "the same session");
+    assert_ne!(back.resume_secret(), secret, "a new resume secret");
+    let confirm = back.expect("confirm").await;
+    assert_eq!(confirm["provider"], "mock");
+    back.send_json(&json!({"type": "confirm", "code": shown}))
+        .await;
+    let signedin = back.expect("signedin").await;
+    assert_eq!(signedin["access_token"], "at-away");
+    assert_eq!(back.try_recv(QUIET).await, None, "signedin comes once");
+}
+
+#[actix_web::test]
+async fn without_confirmation_parked_tokens_arrive_once_after_resume() {
+    let mock = MockProvider::start();
+    let mut settings = settings_with(&mock);
+    settings.signin.confirm_code = false;
+    let app = TestApp::spawn(settings).await;
+    let mut ws = app.connect().await;
+    let (session, secret) = (ws.session(), ws.resume_secret());
+    let link = begin(&mut ws).await;
+    drop_connection(&app, ws).await;
+    finish_in_browser(&app, &link, "parked").await;
+
+    let mut back = resume(&app, &secret).await;
+    assert_eq!(back.session(), session);
+    let signedin = back.expect("signedin").await;
+    assert_eq!(signedin["access_token"], "at-parked");
+    assert_eq!(back.try_recv(QUIET).await, None, "signedin comes once");
+
+    let newest = back.resume_secret();
+    drop_connection(&app, back).await;
+    let mut again = resume(&app, &newest).await;
+    assert_eq!(again.session(), session);
+    assert_eq!(
+        again.try_recv(QUIET).await,
+        None,
+        "a second resume does not repeat the tokens"
+    );
+}
+
+#[actix_web::test]
+async fn a_resume_secret_works_once() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let ws = app.connect().await;
+    let (session, secret) = (ws.session(), ws.resume_secret());
+    drop_connection(&app, ws).await;
+    let back = resume(&app, &secret).await;
+    assert_eq!(back.session(), session);
+
+    let mut replay = resume(&app, &secret).await;
+    assert_ne!(
+        replay.session(),
+        session,
+        "a replayed secret gets a new session"
+    );
+    assert_eq!(replay.session().len(), 20);
+    let error = replay.expect("error").await;
+    assert_eq!(error["code"], "expired", "{error}");
+    assert_still_usable(&mut replay).await;
+}
+
+#[actix_web::test]
+async fn a_resume_after_the_grace_period_gets_a_new_session() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let ws = app.connect().await;
+    let (session, secret) = (ws.session(), ws.resume_secret());
+    drop_connection(&app, ws).await;
+    app.clock.advance_secs(121);
+
+    let mut late = resume(&app, &secret).await;
+    assert_ne!(late.session(), session);
+    let error = late.expect("error").await;
+    assert_eq!(error["code"], "expired", "{error}");
+}
+
+#[actix_web::test]
+async fn a_resume_within_the_grace_period_keeps_the_session() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let ws = app.connect().await;
+    let (session, secret) = (ws.session(), ws.resume_secret());
+    drop_connection(&app, ws).await;
+    app.clock.advance_secs(119);
+
+    let mut back = resume(&app, &secret).await;
+    assert_eq!(back.session(), session);
+    assert_eq!(back.try_recv(QUIET).await, None, "no expired error");
+}
+
+#[actix_web::test]
+async fn a_resume_while_the_old_socket_is_open_closes_it_with_1008_and_takes_its_frames() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut old = app.connect().await;
+    let (session, secret) = (old.session(), old.resume_secret());
+    let link = begin(&mut old).await;
+
+    let mut new = resume(&app, &secret).await;
+    assert_eq!(new.session(), session);
+    match old.closed().await {
+        Closed::Frame(Some(frame)) => assert_eq!(frame.code, CloseCode::Policy, "{frame:?}"),
+        other => panic!("expected the old socket closed with 1008, got {other:?}"),
+    }
+    wait_for_open_sessions(&app, 1).await;
+
+    // The sign-in the old socket began finishes on the new one.
+    let page = finish_in_browser(&app, &link, "moved").await;
+    new.expect("confirm").await;
+    let shown = confirmation_code(&page.body).unwrap();
+    new.send_json(&json!({"type": "confirm", "code": shown}))
+        .await;
+    assert_eq!(new.expect("signedin").await["access_token"], "at-moved");
+}
+
+// --- routing -----------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn results_go_only_to_the_session_that_began_the_sign_in() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut a = app.connect().await;
+    let mut b = app.connect().await;
+    assert_ne!(a.session(), b.session());
+    let _link_a = begin(&mut a).await;
+    let link_b = begin(&mut b).await;
+
+    finish_in_browser(&app, &link_b, "bee").await;
+    let confirm = b.expect("confirm").await;
+    assert_eq!(confirm["provider"], "mock");
+    assert_eq!(
+        a.try_recv(QUIET).await,
+        None,
+        "A hears nothing of B's sign-in"
+    );
+}
