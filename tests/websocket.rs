@@ -504,3 +504,41 @@ async fn results_go_only_to_the_session_that_began_the_sign_in() {
         "A hears nothing of B's sign-in"
     );
 }
+
+fn fragment(text: &str, first: bool, last: bool) -> Message {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let opcode = if first {
+        OpCode::Data(Data::Text)
+    } else {
+        OpCode::Data(Data::Continue)
+    };
+    Message::Frame(Frame::message(text.as_bytes().to_vec(), opcode, last))
+}
+
+#[actix_web::test]
+async fn a_text_message_sent_in_fragments_is_reassembled() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut ws = app.connect().await;
+    ws.send_raw(fragment(r#"{"type":"be"#, true, false)).await;
+    ws.send_raw(fragment(r#"gin","provider""#, false, false))
+        .await;
+    ws.send_raw(fragment(r#":"mock"}"#, false, true)).await;
+    assert_eq!(ws.expect("signin").await["provider"], "mock");
+}
+
+#[actix_web::test]
+async fn fragments_adding_up_past_the_limit_close_with_1009() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut ws = app.connect().await;
+    let piece = "x".repeat(3000);
+    ws.send_raw(fragment(&piece, true, false)).await;
+    ws.send_raw(fragment(&piece, false, false)).await;
+    ws.send_raw(fragment(&piece, false, true)).await;
+    match ws.closed().await {
+        Closed::Frame(Some(frame)) => assert_eq!(frame.code, CloseCode::Size),
+        other => panic!("expected 1009, got {other:?}"),
+    }
+}

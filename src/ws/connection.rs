@@ -29,6 +29,8 @@ pub struct Connection {
     resume_failed: bool,
     /// The client address, for per-address limits.
     client: String,
+    /// A text message arriving in pieces (continuation frames), until its last piece.
+    partial: Option<Vec<u8>>,
 }
 
 impl Connection {
@@ -48,7 +50,71 @@ impl Connection {
             last_heard: Instant::now(),
             resume_failed,
             client,
+            partial: None,
         }
+    }
+
+    /// Reassembles a fragmented message (RFC 6455 §5.4) within the same size limit as whole
+    /// frames; binary messages are refused whole or in pieces.
+    fn continuation(&mut self, item: actix_http::ws::Item, ctx: &mut ws::WebsocketContext<Self>) {
+        let limit = self.broker.settings.sessions.max_message_bytes;
+        let (piece, last) = match item {
+            actix_http::ws::Item::FirstText(bytes) => {
+                self.partial = Some(Vec::new());
+                (bytes, false)
+            }
+            actix_http::ws::Item::FirstBinary(_) => {
+                self.partial = None;
+                self.refuse_binary(ctx);
+                return;
+            }
+            actix_http::ws::Item::Continue(bytes) => (bytes, false),
+            actix_http::ws::Item::Last(bytes) => (bytes, true),
+        };
+        let Some(buffer) = self.partial.as_mut() else {
+            return; // pieces of a refused binary message, or stray pieces
+        };
+        buffer.extend_from_slice(&piece);
+        if buffer.len() > limit {
+            self.partial = None;
+            self.too_big(ctx);
+            return;
+        }
+        if last && let Some(whole) = self.partial.take() {
+            match String::from_utf8(whole) {
+                Ok(text) => self.handle_text(&text, ctx),
+                Err(_) => {
+                    ctx.close(Some(ws::CloseReason {
+                        code: ws::CloseCode::Invalid,
+                        description: Some("text must be UTF-8".into()),
+                    }));
+                    ctx.stop();
+                }
+            }
+        }
+    }
+
+    fn refuse_binary(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        metrics::counter!("oauth_broker_rejected_total", "reason" => "invalid_message")
+            .increment(1);
+        let frame = ServerMessage::error(
+            ErrorCode::InvalidMessage,
+            "Send JSON text frames, not binary ones.",
+        );
+        self.send(ctx, &frame);
+    }
+
+    fn too_big(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        metrics::counter!("oauth_broker_rejected_total", "reason" => "message_too_big")
+            .increment(1);
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Size,
+            description: Some(format!(
+                "frames are limited to {} bytes",
+                self.broker.settings.sessions.max_message_bytes
+            )),
+        }));
+        ctx.stop();
     }
 
     fn send(&self, ctx: &mut ws::WebsocketContext<Self>, frame: &ServerMessage) {
@@ -419,32 +485,14 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Connection {
             Ok(ws::Message::Text(text)) => self.handle_text(&text, ctx),
             Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
             Ok(ws::Message::Pong(_)) => {}
-            Ok(ws::Message::Binary(_)) | Ok(ws::Message::Continuation(_)) => {
-                metrics::counter!("oauth_broker_rejected_total", "reason" => "invalid_message")
-                    .increment(1);
-                let frame = ServerMessage::error(
-                    ErrorCode::InvalidMessage,
-                    "Send JSON text frames, not binary ones.",
-                );
-                self.send(ctx, &frame);
-            }
+            Ok(ws::Message::Binary(_)) => self.refuse_binary(ctx),
+            Ok(ws::Message::Continuation(item)) => self.continuation(item, ctx),
             Ok(ws::Message::Close(reason)) => {
                 ctx.close(reason);
                 ctx.stop();
             }
             Ok(ws::Message::Nop) => {}
-            Err(ws::ProtocolError::Overflow) => {
-                metrics::counter!("oauth_broker_rejected_total", "reason" => "message_too_big")
-                    .increment(1);
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Size,
-                    description: Some(format!(
-                        "frames are limited to {} bytes",
-                        self.broker.settings.sessions.max_message_bytes
-                    )),
-                }));
-                ctx.stop();
-            }
+            Err(ws::ProtocolError::Overflow) => self.too_big(ctx),
             Err(_) => {
                 metrics::counter!("oauth_broker_rejected_total", "reason" => "protocol_error")
                     .increment(1);
