@@ -75,14 +75,15 @@ impl Page {
 
     pub fn render(&self) -> String {
         let mut body = String::new();
-        for p in &self.paragraphs {
-            body.push_str("<p>");
-            body.push_str(&escape(p));
-            body.push_str("</p>\n");
-        }
+        // The code first: it is what the person came for.
         if let Some(code) = &self.highlight {
             body.push_str("<p class=\"code\" id=\"confirm-code\">");
             body.push_str(&escape(code));
+            body.push_str("</p>\n");
+        }
+        for p in &self.paragraphs {
+            body.push_str("<p>");
+            body.push_str(&escape(p));
             body.push_str("</p>\n");
         }
         if let Some(html) = &self.trusted_html {
