@@ -142,6 +142,11 @@
     reconnectTimer: null,
     helloTimer: null,
     firstHelloSeen: false,
+    socketResumed: false, // the current socket was opened with ?resume=
+    // After a hello on a socket opened with ?resume=, the broker's next frame may be an `expired`
+    // error saying the old session could not be resumed. That one is about the connection, not a
+    // sign-in: the page handles it itself instead of showing "The sign-in took too long".
+    resumeVerdictPending: false,
 
     // one sign-in attempt
     attemptProvider: null,
@@ -330,6 +335,7 @@
       return;
     }
     let url = config.wsUrl;
+    app.socketResumed = Boolean(app.resume);
     if (app.resume) url += (url.indexOf("?") < 0 ? "?" : "&") + "resume=" + encodeURIComponent(app.resume);
     let socket;
     try {
@@ -415,6 +421,10 @@
       return;
     }
     if (!message || typeof message !== "object" || typeof message.type !== "string") return;
+    if (message.type !== "hello" && app.resumeVerdictPending) {
+      app.resumeVerdictPending = false;
+      if (message.type === "error" && message.code === "expired" && !message.provider) return onResumeRefused();
+    }
     switch (message.type) {
       case "hello":
         return onHello(message);
@@ -443,6 +453,7 @@
     }
     app.connected = true;
     app.failures = 0;
+    app.resumeVerdictPending = app.socketResumed;
     learnProviders(message.providers);
     if (CONNECTION_ERRORS.indexOf(app.error.code) >= 0) clearError();
 
@@ -463,6 +474,18 @@
       if (!app.token && app.state === "ready" && loadHandle(provider)) requestRefresh(provider, "resume");
     }
     render();
+  }
+
+  // The broker's `expired` right after hello: our resume secret was unknown (the broker restarted,
+  // or the page was away too long). A sign-in in progress was already reset by onSessionLost
+  // (the session changed); a page that had nothing going on has nothing to tell the user, and a
+  // signed-in page keeps its token (a refresh in flight was queued again).
+  function onResumeRefused() {
+    if (app.state === "waiting" || app.state === "code") {
+      // Only on a first connection, where no earlier session is known to compare with.
+      onSessionLost();
+      render();
+    }
   }
 
   // The broker did not know our resume secret any more: whatever it owed the old session is gone.
@@ -1044,6 +1067,8 @@
         session: app.session,
         provider: app.token ? app.token.provider : app.attemptProvider || selectedProvider(),
         signedIn: Boolean(app.token),
+        tokenExpiresAt: app.token ? app.token.expiresAt : 0,
+        refreshing: Boolean(app.refreshInFlight),
         mode: app.mode,
       }),
     });

@@ -75,7 +75,17 @@ pub async fn upgrade(
         None => (random::session_id(), false),
         Some(secret) => match broker.store.take_resume(&secret).await {
             Ok(Some(session)) => (session, false),
-            Ok(None) | Err(_) => (random::session_id(), true),
+            Ok(None) => (random::session_id(), true),
+            Err(_) => {
+                // The store may still be coming up (a replica just restarted): a new session
+                // now would lose the old one for good, so let the page retry its resume.
+                broker.open_sessions.fetch_sub(1, Ordering::SeqCst);
+                metrics::counter!("oauth_broker_rejected_total", "reason" => "store_unavailable")
+                    .increment(1);
+                return refuse_unavailable(
+                    "the shared store is not reachable yet; try again shortly",
+                );
+            }
         },
     };
     let actor = Connection::new(

@@ -2,6 +2,7 @@
 //! that is a real HTTP server in its own thread, and a real WebSocket client.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod mock_provider;
 pub mod processes;
 pub mod ws_client;
@@ -222,4 +223,45 @@ pub fn assert_strict_headers(response: &Response) {
     let csp = response.header("content-security-policy").expect("CSP");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(csp.contains("default-src 'none'"), "{csp}");
+}
+
+impl TestApp {
+    /// Like `spawn`, but `public_url` and `callback_url` use `scheme` (`"https"` when the
+    /// settings name `server.tls_cert` and `server.tls_key`). `http` is the plain client; a test
+    /// over TLS replaces it with one that trusts its certificate.
+    pub async fn spawn_with_scheme(mut settings: Settings, scheme: &str) -> TestApp {
+        oauth_broker::startup::install_crypto_provider();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let metrics_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let metrics_port = metrics_listener.local_addr().unwrap().port();
+        let base = format!("{scheme}://127.0.0.1:{port}");
+        settings.server.bind = format!("127.0.0.1:{port}");
+        settings.server.metrics_bind = format!("127.0.0.1:{metrics_port}");
+        settings.server.public_url = base.clone();
+        settings.server.callback_url = Some(base.clone());
+        if settings.server.workers == 0 {
+            settings.server.workers = 2;
+        }
+        let clock = Arc::new(AdjustableClock::default());
+        let app = Application::build(
+            settings,
+            Overrides {
+                clock: clock.clone(),
+                listener: Some(listener),
+                metrics_listener: Some(metrics_listener),
+                ..Overrides::default()
+            },
+        )
+        .expect("app builds");
+        let handle = app.handle();
+        actix_rt::spawn(app.run_until_stopped());
+        TestApp {
+            base,
+            metrics_base: format!("http://127.0.0.1:{metrics_port}"),
+            clock,
+            handle,
+            http: http_client(),
+        }
+    }
 }

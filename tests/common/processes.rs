@@ -213,3 +213,24 @@ pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     }
     panic!("timed out waiting until {what}");
 }
+
+impl Replica {
+    /// Like `start`, on a port the caller chose, so a restarted replica comes back at the same
+    /// address (the extension page reconnects to it by itself).
+    pub fn start_on(port: u16, env: &HashMap<String, String>) -> Replica {
+        let replica = Self::spawn_on(port, env);
+        let url = format!("{}/readyz", replica.base);
+        wait_until("the replica is ready", || http_status(&url) == Some(200));
+        replica
+    }
+
+    /// Like `start_on`, without waiting for `/readyz`.
+    pub fn spawn_on(port: u16, env: &HashMap<String, String>) -> Replica {
+        let mut env = env.clone();
+        env.insert("BROKER__SERVER__BIND".into(), format!("127.0.0.1:{port}"));
+        let mut replica = Self::spawn(&env);
+        replica.port = port;
+        replica.base = format!("http://127.0.0.1:{port}");
+        replica
+    }
+}
