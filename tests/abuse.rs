@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::mock_provider::{self, MockProvider};
+use common::mock_provider::MockProvider;
 use common::processes::{RedisServer, Replica};
 use common::{TestApp, WAIT, confirmation_code, query_value, settings_with};
 use futures_util::future::join_all;
@@ -295,29 +295,8 @@ async fn honest_sign_in(source: IpAddr, to: SocketAddr, n: usize) {
 #[actix_web::test]
 async fn a_junk_flood_from_one_address_leaves_honest_sign_ins_working_and_memory_bounded() {
     let mock = MockProvider::start();
-    let env: HashMap<String, String> = [
-        (
-            "BROKER__PROVIDERS__MOCK__CLIENT_ID",
-            mock_provider::CLIENT_ID.to_owned(),
-        ),
-        (
-            "BROKER__PROVIDERS__MOCK__CLIENT_SECRET",
-            mock_provider::CLIENT_SECRET.to_owned(),
-        ),
-        (
-            "BROKER__PROVIDERS__MOCK__AUTHORIZE_URL",
-            format!("{}/authorize", mock.base),
-        ),
-        (
-            "BROKER__PROVIDERS__MOCK__TOKEN_URL",
-            format!("{}/token", mock.base),
-        ),
-        ("BROKER__PROVIDERS__DEMO__ENABLED", "false".to_owned()),
-        ("RUST_LOG", "warn".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let mut env = mock.broker_env();
+    env.insert("RUST_LOG".into(), "warn".into());
     let replica = Replica::start(&env);
     let to: SocketAddr = replica.base.trim_start_matches("http://").parse().unwrap();
     let flooder = ip(66);

@@ -14,29 +14,8 @@ use url::Url;
 const SEAL_KEY: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
 
 fn env_for(mock: &MockProvider, extra: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut env: HashMap<String, String> = [
-        (
-            "BROKER__PROVIDERS__MOCK__CLIENT_ID",
-            mock_provider::CLIENT_ID.to_owned(),
-        ),
-        (
-            "BROKER__PROVIDERS__MOCK__CLIENT_SECRET",
-            mock_provider::CLIENT_SECRET.to_owned(),
-        ),
-        (
-            "BROKER__PROVIDERS__MOCK__AUTHORIZE_URL",
-            format!("{}/authorize", mock.base),
-        ),
-        (
-            "BROKER__PROVIDERS__MOCK__TOKEN_URL",
-            format!("{}/token", mock.base),
-        ),
-        ("BROKER__PROVIDERS__DEMO__ENABLED", "false".to_owned()),
-        ("BROKER__SECRETS__SEAL_KEY", SEAL_KEY.to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let mut env = mock.broker_env();
+    env.insert("BROKER__SECRETS__SEAL_KEY".into(), SEAL_KEY.into());
     for (k, v) in extra {
         env.insert((*k).to_owned(), (*v).to_owned());
     }

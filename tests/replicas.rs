@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::mock_provider::{self, MockProvider};
+use common::mock_provider::MockProvider;
 use common::processes::{RedisServer, Replica, free_port};
 use common::{WsClient, confirmation_code, get, http_client, query_value};
 use futures_util::future::join_all;
@@ -37,24 +37,8 @@ impl Cluster {
         set("BROKER__SERVER__PUBLIC_URL", public.clone());
         set("BROKER__SERVER__CALLBACK_URL", public.clone());
         set("BROKER__SIGNIN__CONFIRM_CODE", confirm_code.to_string());
-        set(
-            "BROKER__PROVIDERS__MOCK__CLIENT_ID",
-            mock_provider::CLIENT_ID.into(),
-        );
-        set(
-            "BROKER__PROVIDERS__MOCK__CLIENT_SECRET",
-            mock_provider::CLIENT_SECRET.into(),
-        );
-        set(
-            "BROKER__PROVIDERS__MOCK__AUTHORIZE_URL",
-            format!("{}/authorize", mock.base),
-        );
-        set(
-            "BROKER__PROVIDERS__MOCK__TOKEN_URL",
-            format!("{}/token", mock.base),
-        );
         set("BROKER__PROVIDERS__MOCK__TIMEOUT_SECS", "2".into());
-        set("BROKER__PROVIDERS__DEMO__ENABLED", "false".into());
+        env.extend(mock.broker_env());
         Cluster {
             redis,
             mock,

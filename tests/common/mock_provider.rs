@@ -82,6 +82,30 @@ impl MockProvider {
         }
     }
 
+    /// The environment that makes a broker process use this mock as provider `mock` (and
+    /// leaves the demo provider out).
+    pub fn broker_env(&self) -> HashMap<String, String> {
+        [
+            ("BROKER__PROVIDERS__MOCK__CLIENT_ID", CLIENT_ID.to_owned()),
+            (
+                "BROKER__PROVIDERS__MOCK__CLIENT_SECRET",
+                CLIENT_SECRET.to_owned(),
+            ),
+            (
+                "BROKER__PROVIDERS__MOCK__AUTHORIZE_URL",
+                format!("{}/authorize", self.base),
+            ),
+            (
+                "BROKER__PROVIDERS__MOCK__TOKEN_URL",
+                format!("{}/token", self.base),
+            ),
+            ("BROKER__PROVIDERS__DEMO__ENABLED", "false".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
     pub fn set(&self, behaviour: Behaviour) {
         *self.behaviour.lock().unwrap() = behaviour;
     }

@@ -52,13 +52,17 @@ pub fn demo_settings() -> ProviderSettings {
 
 impl TestApp {
     /// Starts the app on a free port; `public_url` and `callback_url` are set to it.
-    pub async fn spawn(mut settings: Settings) -> TestApp {
+    pub async fn spawn(settings: Settings) -> TestApp {
+        Self::start(settings, "http").await
+    }
+
+    async fn start(mut settings: Settings, scheme: &str) -> TestApp {
         oauth_broker::startup::install_crypto_provider();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let metrics_listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let metrics_port = metrics_listener.local_addr().unwrap().port();
-        let base = format!("http://127.0.0.1:{port}");
+        let base = format!("{scheme}://127.0.0.1:{port}");
         settings.server.bind = format!("127.0.0.1:{port}");
         settings.server.metrics_bind = format!("127.0.0.1:{metrics_port}");
         settings.server.public_url = base.clone();
@@ -229,39 +233,7 @@ impl TestApp {
     /// Like `spawn`, but `public_url` and `callback_url` use `scheme` (`"https"` when the
     /// settings name `server.tls_cert` and `server.tls_key`). `http` is the plain client; a test
     /// over TLS replaces it with one that trusts its certificate.
-    pub async fn spawn_with_scheme(mut settings: Settings, scheme: &str) -> TestApp {
-        oauth_broker::startup::install_crypto_provider();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let metrics_listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let metrics_port = metrics_listener.local_addr().unwrap().port();
-        let base = format!("{scheme}://127.0.0.1:{port}");
-        settings.server.bind = format!("127.0.0.1:{port}");
-        settings.server.metrics_bind = format!("127.0.0.1:{metrics_port}");
-        settings.server.public_url = base.clone();
-        settings.server.callback_url = Some(base.clone());
-        if settings.server.workers == 0 {
-            settings.server.workers = 2;
-        }
-        let clock = Arc::new(AdjustableClock::default());
-        let app = Application::build(
-            settings,
-            Overrides {
-                clock: clock.clone(),
-                listener: Some(listener),
-                metrics_listener: Some(metrics_listener),
-                ..Overrides::default()
-            },
-        )
-        .expect("app builds");
-        let handle = app.handle();
-        actix_rt::spawn(app.run_until_stopped());
-        TestApp {
-            base,
-            metrics_base: format!("http://127.0.0.1:{metrics_port}"),
-            clock,
-            handle,
-            http: http_client(),
-        }
+    pub async fn spawn_with_scheme(settings: Settings, scheme: &str) -> TestApp {
+        Self::start(settings, scheme).await
     }
 }
