@@ -23,4 +23,5 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod validation;
 pub mod ws;
