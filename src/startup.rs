@@ -199,6 +199,7 @@ impl Application {
             }
             app
         })
+        .on_connect(disable_nagle)
         .workers(workers)
         .disable_signals()
         .shutdown_timeout(grace)
@@ -303,6 +304,20 @@ impl Application {
             }
             None => self.server.await,
         }
+    }
+}
+
+/// Frames and pages are small and written once: with Nagle's algorithm on, each waited for the
+/// peer's delayed ACK (about 40 ms per sign-in on Linux, measured in BENCHMARKS.md).
+fn disable_nagle(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    use actix_web::rt::net::TcpStream;
+    let tcp = connection.downcast_ref::<TcpStream>().or_else(|| {
+        connection
+            .downcast_ref::<actix_tls::accept::rustls_0_23::TlsStream<TcpStream>>()
+            .map(|tls| tls.get_ref().0)
+    });
+    if let Some(tcp) = tcp {
+        let _ = tcp.set_nodelay(true);
     }
 }
 
