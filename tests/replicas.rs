@@ -327,3 +327,35 @@ async fn a_redis_pause_during_200_sign_ins_ends_each_cleanly_and_never_misroutes
     );
     eprintln!("completed {completed}, refused {}", refused.len());
 }
+
+/// Parking and publishing under load: every sign-in across replicas completes. (A subscribed
+/// connection that published inside MULTI once mixed up replies and failed two thirds of
+/// these with 503.)
+#[actix_web::test]
+async fn concurrent_sign_ins_across_replicas_all_complete() {
+    let cluster = Cluster::new(false);
+    let (a, b) = (cluster.replica(), cluster.replica());
+    let http = http_client();
+    let mut sockets = Vec::new();
+    for _ in 0..64 {
+        sockets.push(cluster.connect(&a).await);
+    }
+    let flows = sockets.into_iter().enumerate().map(|(i, mut ws)| {
+        let (b, http) = (&b, &http);
+        async move {
+            for round in 0..5 {
+                let code = format!("c{i}r{round}");
+                let link = begin(&mut ws).await;
+                let state = follow(http, b, &link).await;
+                let page = complete(http, b, &code, &state).await;
+                assert_eq!(page.status, 200, "{}", page.body);
+                assert_eq!(
+                    ws.expect("signedin").await["access_token"],
+                    format!("at-{code}")
+                );
+            }
+        }
+    });
+    join_all(flows).await;
+    assert_eq!(cluster.mock.requests().len(), 64 * 5);
+}

@@ -30,7 +30,12 @@ pub enum StoreEvent {
 const MAX_PARKED_PER_SESSION: isize = 32;
 
 pub struct RedisStore {
+    /// Commands. Never subscribed: a connection that is subscribed and publishes inside
+    /// MULTI gets its own `message` push mixed into the replies (redis-rs 1.8, measured in
+    /// BENCHMARKS.md), which shifts every later reply on the multiplexed connection.
     connection: RwLock<Option<ConnectionManager>>,
+    /// Subscriptions only; held so its background task lives.
+    subscriber: RwLock<Option<ConnectionManager>>,
     prefix: String,
     sealer: RefreshSealer,
     healthy: AtomicBool,
@@ -49,6 +54,7 @@ impl RedisStore {
     ) -> Arc<Self> {
         let store = Arc::new(Self {
             connection: RwLock::new(None),
+            subscriber: RwLock::new(None),
             channel: format!("{prefix}deliver"),
             prefix,
             sealer,
@@ -65,8 +71,9 @@ impl RedisStore {
 
     async fn run(self: Arc<Self>, url: String, events: mpsc::UnboundedSender<StoreEvent>) {
         let (push_tx, mut push_rx) = mpsc::unbounded_channel();
-        let manager = self.connect_with_retries(&url, push_tx).await;
-        *self.connection.write().unwrap_or_else(|p| p.into_inner()) = Some(manager);
+        let (commands, subscriber) = self.connect_with_retries(&url, push_tx).await;
+        *self.connection.write().unwrap_or_else(|p| p.into_inner()) = Some(commands);
+        *self.subscriber.write().unwrap_or_else(|p| p.into_inner()) = Some(subscriber);
         self.healthy.store(true, Ordering::SeqCst);
         log::info!("connected to Redis");
 
@@ -118,12 +125,12 @@ impl RedisStore {
         &self,
         url: &str,
         push_tx: mpsc::UnboundedSender<redis::PushInfo>,
-    ) -> ConnectionManager {
+    ) -> (ConnectionManager, ConnectionManager) {
         let mut delay = Duration::from_millis(250);
         let mut attempt = 1u32;
         loop {
             match self.connect(url, push_tx.clone()).await {
-                Ok(manager) => return manager,
+                Ok(managers) => return managers,
                 Err(e) => {
                     log::warn!(
                         "waiting for Redis (store.redis_url), attempt {attempt}: {}; retrying in {} ms",
@@ -142,19 +149,23 @@ impl RedisStore {
         &self,
         url: &str,
         push_tx: mpsc::UnboundedSender<redis::PushInfo>,
-    ) -> redis::RedisResult<ConnectionManager> {
+    ) -> redis::RedisResult<(ConnectionManager, ConnectionManager)> {
         let client = redis::Client::open(with_resp3(url))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_min_delay(Duration::from_millis(100))
-            .set_max_delay(Duration::from_secs(5))
-            .set_number_of_retries(2)
+        let config = || {
+            ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(2)))
+                .set_response_timeout(Some(Duration::from_secs(2)))
+                .set_min_delay(Duration::from_millis(100))
+                .set_max_delay(Duration::from_secs(5))
+                .set_number_of_retries(2)
+        };
+        let commands = ConnectionManager::new_with_config(client.clone(), config()).await?;
+        let subscriber_config = config()
             .set_push_sender(push_tx)
             .set_automatic_resubscription();
-        let mut manager = ConnectionManager::new_with_config(client, config).await?;
-        manager.subscribe(&self.channel).await?;
-        Ok(manager)
+        let mut subscriber = ConnectionManager::new_with_config(client, subscriber_config).await?;
+        subscriber.subscribe(&self.channel).await?;
+        Ok((commands, subscriber))
     }
 
     fn manager(&self) -> Result<ConnectionManager, StoreError> {
