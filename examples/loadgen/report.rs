@@ -152,9 +152,11 @@ pub fn run(path: &str) -> Result<String, String> {
         }
         let p99 = f(&r["complete_to_signedin"]["p99_ms"]);
         let bound = if redis { 5.0 } else { 1.0 };
+        let failed = r["errors"].as_object().is_some_and(|m| !m.is_empty());
         goals.push(format!(
-            "| /complete → signedin p99, {label}, C={c} | {p99:.2} ms | < {bound} ms | {} |",
-            yes(p99 < bound)
+            "| /complete → signedin p99, {label}, C={c} | {p99:.2} ms{} | < {bound} ms | {} |",
+            if failed { " (with errors)" } else { "" },
+            yes(p99 < bound && !failed)
         ));
     }
     for r in &startup {
