@@ -99,18 +99,7 @@ async fn read<S>(response: &mut awc::ClientResponse<S>) -> Response
 where
     S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
 {
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
-    let body = response.body().limit(1 << 20).await.expect("body");
-    Response {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    common::read_response(response).await.expect("body")
 }
 
 // ---- the extension page, static files, manifest ----------------------------------------------

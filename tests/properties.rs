@@ -515,22 +515,7 @@ fn served() -> &'static Served {
 /// A status, the headers the contract cares about, and whether it was answered at all.
 async fn fetch(http: &awc::Client, url: &str) -> Result<common::Response, String> {
     let mut response = http.get(url).send().await.map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
-    let body = response
-        .body()
-        .limit(1 << 20)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(common::Response {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
+    common::read_response(&mut response).await
 }
 
 /// Cases over the network: a failure caused by a stall shrinks for a bounded time only.

@@ -191,18 +191,30 @@ impl Response {
 
 pub async fn get(http: &awc::Client, url: &str) -> Response {
     let mut response = http.get(url).send().await.expect("request is answered");
+    read_response(&mut response).await.expect("body")
+}
+
+/// Status, headers and body of any awc response (GET, POST, ...).
+pub async fn read_response<S>(response: &mut awc::ClientResponse<S>) -> Result<Response, String>
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+{
     let status = response.status().as_u16();
     let headers = response
         .headers()
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
         .collect();
-    let body = response.body().limit(1 << 20).await.expect("body");
-    Response {
+    let body = response
+        .body()
+        .limit(1 << 20)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Response {
         status,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    })
 }
 
 pub fn query_value(url: &Url, key: &str) -> Option<String> {
