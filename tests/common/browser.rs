@@ -40,6 +40,55 @@ struct Driver {
     session: Option<String>,
 }
 
+impl Driver {
+    /// Starts chromedriver on a free port and waits until it answers. The port is free when
+    /// chosen, but another process may take it before chromedriver binds (it then exits at
+    /// once), so a start is tried on a fresh port a few times before giving up.
+    async fn start(profile: &std::path::Path) -> Driver {
+        const ATTEMPTS: usize = 3;
+        let log_path = profile.join("chromedriver.log");
+        for attempt in 1..=ATTEMPTS {
+            let port = free_port();
+            let log = std::fs::File::create(&log_path).unwrap();
+            let child = Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .process_group(0)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("chromedriver is installed (Debian package chromium-driver)");
+            let mut driver = Driver {
+                child,
+                port,
+                session: None,
+            };
+            let status = format!("http://127.0.0.1:{port}/status");
+            let deadline = Instant::now() + BROWSER_WAIT;
+            loop {
+                if http_status(&status) == Some(200) {
+                    return driver;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "chromedriver did not answer on port {port}"
+                );
+                if let Ok(Some(exit)) = driver.child.try_wait() {
+                    let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+                    assert!(
+                        attempt < ATTEMPTS,
+                        "chromedriver exited at start {ATTEMPTS} times; last: {exit}: {said}"
+                    );
+                    break;
+                }
+                actix_rt::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        unreachable!("every attempt either returned or asserted")
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
         // Ask chromedriver to quit the browser cleanly first (bounded), then make sure.
@@ -70,34 +119,8 @@ impl Browser {
     pub async fn start(name: &str) -> Browser {
         oauth_broker::startup::install_crypto_provider();
         let profile = tempfile::tempdir().expect("a profile directory");
-        let port = free_port();
-        let log = std::fs::File::create(profile.path().join("chromedriver.log")).unwrap();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("chromedriver is installed (Debian package chromium-driver)");
-        let mut driver = Driver {
-            child,
-            port,
-            session: None,
-        };
-        let status = format!("http://127.0.0.1:{port}/status");
-        let deadline = Instant::now() + BROWSER_WAIT;
-        while http_status(&status) != Some(200) {
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not answer on port {port}"
-            );
-            if let Ok(Some(exit)) = driver.child.try_wait() {
-                panic!("chromedriver exited at start: {exit}");
-            }
-            actix_rt::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut driver = Driver::start(profile.path()).await;
+        let port = driver.port;
 
         let data_dir = profile.path().join("chromium");
         let mut args: Vec<String> = FLAGS.iter().map(|f| (*f).to_owned()).collect();
