@@ -29,6 +29,16 @@ pub struct Broker {
     draining: AtomicBool,
 }
 
+/// One counted WebSocket session. The count drops when the slot does, so a session that never
+/// started (a failed handshake, an upgrade that never came) gives its place back too.
+pub struct SessionSlot(Arc<Broker>);
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        self.0.open_sessions.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Broker {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -55,6 +65,16 @@ impl Broker {
             open_sessions: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
         }
+    }
+
+    /// Takes one of `sessions.max_connections`, or `None` when all are taken.
+    pub fn reserve_session(self: &Arc<Self>) -> Option<SessionSlot> {
+        let max = self.settings.sessions.max_connections;
+        if self.open_sessions.fetch_add(1, Ordering::SeqCst) >= max {
+            self.open_sessions.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(SessionSlot(self.clone()))
     }
 
     pub fn is_draining(&self) -> bool {

@@ -18,6 +18,7 @@ pub mod random;
 pub mod routes;
 pub mod seal;
 pub mod sensitive;
+pub mod server;
 pub mod settings;
 pub mod startup;
 pub mod store;

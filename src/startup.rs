@@ -10,6 +10,7 @@ use crate::oauth::provider::Preset;
 use crate::oauth::{Providers, TokenClient};
 use crate::routes;
 use crate::routes::extension::ExtensionAssets;
+use crate::server::{self, ServerOptions};
 use crate::settings::{ConfigProblems, Settings};
 use crate::store::{MemoryStore, RedisStore, SigninStore};
 use crate::telemetry;
@@ -186,7 +187,7 @@ impl Application {
         };
         let app_broker = broker.clone();
         let trusted = web::Data::new(TrustedProxies::parse(&settings.server.trusted_proxies));
-        let mut server = HttpServer::new(move || {
+        let make_app = move || {
             let mut app = App::new()
                 .wrap(actix_web::middleware::from_fn(access_log))
                 .app_data(trusted.clone())
@@ -198,29 +199,26 @@ impl Application {
                 app = app.app_data(demo.clone()).configure(demo::configure);
             }
             app
-        })
-        .on_connect(disable_nagle)
-        .workers(workers)
-        .disable_signals()
-        .shutdown_timeout(grace)
-        .client_request_timeout(Duration::from_secs(5))
-        .client_disconnect_timeout(Duration::from_secs(2))
-        .keep_alive(Duration::from_secs(30))
-        .max_connection_rate(256);
-        server = if settings.server.tls_cert.is_empty() {
-            server.listen(listener)
+        };
+        let tls = if settings.server.tls_cert.is_empty() {
+            None
         } else {
-            let tls =
+            Some(
                 crate::tls::server_config(&settings.server.tls_cert, &settings.server.tls_key)
-                    .map_err(StartupError::Tls)?;
-            server.listen_rustls_0_23(listener, tls)
-        }
-        .map_err(|source| StartupError::Bind {
-            addr: local_addr.to_string(),
-            setting: "server.bind",
-            source,
-        })?;
-        let server = server.run();
+                    .map_err(StartupError::Tls)?,
+            )
+        };
+        let options = ServerOptions {
+            workers,
+            shutdown_grace_secs: grace,
+            tls,
+        };
+        let server =
+            server::serve(make_app, listener, options).map_err(|source| StartupError::Bind {
+                addr: local_addr.to_string(),
+                setting: "server.bind",
+                source,
+            })?;
 
         let (metrics_server, metrics_addr) =
             match (overrides.metrics_listener, validated.metrics_bind) {
@@ -304,20 +302,6 @@ impl Application {
             }
             None => self.server.await,
         }
-    }
-}
-
-/// Frames and pages are small and written once: with Nagle's algorithm on, each waited for the
-/// peer's delayed ACK (about 40 ms per sign-in on Linux, measured in BENCHMARKS.md).
-fn disable_nagle(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
-    use actix_web::rt::net::TcpStream;
-    let tcp = connection.downcast_ref::<TcpStream>().or_else(|| {
-        connection
-            .downcast_ref::<actix_tls::accept::rustls_0_23::TlsStream<TcpStream>>()
-            .map(|tls| tls.get_ref().0)
-    });
-    if let Some(tcp) = tcp {
-        let _ = tcp.set_nodelay(true);
     }
 }
 

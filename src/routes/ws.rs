@@ -1,5 +1,6 @@
 //! `GET /ws`: the WebSocket upgrade. Checks the origin and the connection limit, resolves
-//! `?resume=`, then hands the socket to a `Connection` actor.
+//! `?resume=`, then answers `101` with a `Connection` actor for `ws::upgrade` to start on the
+//! socket.
 
 use crate::access_log::ClientIp;
 use crate::broker::Broker;
@@ -7,17 +8,17 @@ use crate::limits::{Decision, Limit};
 use crate::oauth::TokenClient;
 use crate::random;
 use crate::ws::connection::Connection;
+use crate::ws::upgrade::PendingSession;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
-use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 /// Resume secrets are 32 characters; a longer one is not ours.
 const MAX_RESUME_LEN: usize = 64;
 
 pub async fn upgrade(
     req: HttpRequest,
-    stream: web::Payload,
     broker: web::Data<Broker>,
     tokens: web::Data<TokenClient>,
 ) -> HttpResponse {
@@ -41,6 +42,15 @@ pub async fn upgrade(
                 .body("WebSocket origin not allowed; add it to sessions.allowed_origins\n");
         }
     }
+    // Checked before anything is spent on it: a resume secret is single use.
+    let mut response = match ws::handshake(&req) {
+        Ok(mut accept) => accept.finish(),
+        Err(e) => {
+            metrics::counter!("oauth_broker_rejected_total", "reason" => "bad_handshake")
+                .increment(1);
+            return HttpResponse::from_error(e);
+        }
+    };
     let client = client_ip(&req);
     if let Decision::Limited { retry_after_secs } = broker
         .limits
@@ -63,13 +73,11 @@ pub async fn upgrade(
         }
     };
 
-    let max = broker.settings.sessions.max_connections;
-    if broker.open_sessions.fetch_add(1, Ordering::SeqCst) >= max {
-        broker.open_sessions.fetch_sub(1, Ordering::SeqCst);
+    let Some(slot) = broker.reserve_session() else {
         metrics::counter!("oauth_broker_rejected_total", "reason" => "max_connections")
             .increment(1);
         return refuse_unavailable("too many connections; try again shortly");
-    }
+    };
 
     let (session, resume_failed) = match resume {
         None => (random::session_id(), false),
@@ -79,7 +87,6 @@ pub async fn upgrade(
             Err(_) => {
                 // The store may still be coming up (a replica just restarted): a new session
                 // now would lose the old one for good, so let the page retry its resume.
-                broker.open_sessions.fetch_sub(1, Ordering::SeqCst);
                 metrics::counter!("oauth_broker_rejected_total", "reason" => "store_unavailable")
                     .increment(1);
                 return refuse_unavailable(
@@ -88,28 +95,21 @@ pub async fn upgrade(
             }
         },
     };
-    let actor = Connection::new(
+    let connection = Connection::new(
         broker.clone(),
         tokens.get_ref().clone(),
         session,
         resume_failed,
         client,
+        slot,
     );
-    let codec = actix_http::ws::Codec::new().max_size(broker.settings.sessions.max_message_bytes);
-    match ws::WsResponseBuilder::new(actor, &req, stream)
-        .codec(codec)
-        .frame_size(broker.settings.sessions.max_message_bytes)
-        .start()
-    {
-        Ok(response) => response,
-        Err(e) => {
-            // The actor never started, so give back the slot it held.
-            broker.open_sessions.fetch_sub(1, Ordering::SeqCst);
-            metrics::counter!("oauth_broker_rejected_total", "reason" => "bad_handshake")
-                .increment(1);
-            HttpResponse::from_error(e)
-        }
-    }
+    let max_size = broker.settings.sessions.max_message_bytes;
+    response.extensions_mut().insert(PendingSession {
+        connection,
+        codec: actix_http::ws::Codec::new().max_size(max_size),
+        write_timeout: Duration::from_secs(broker.settings.sessions.idle_timeout_secs.max(1)),
+    });
+    response
 }
 
 fn refuse_unavailable(why: &str) -> HttpResponse {

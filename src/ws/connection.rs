@@ -4,7 +4,7 @@
 
 use super::hub::{Connect, Disconnect};
 use super::protocol::{ClientMessage, ErrorCode, ServerMessage};
-use crate::broker::Broker;
+use crate::broker::{Broker, SessionSlot};
 use crate::limits::{Decision, Limit};
 use crate::oauth::TokenClient;
 use crate::random;
@@ -31,6 +31,8 @@ pub struct Connection {
     client: String,
     /// A text message arriving in pieces (continuation frames), until its last piece.
     partial: Option<Vec<u8>>,
+    /// Counts this session against `sessions.max_connections` until the actor is dropped.
+    _slot: SessionSlot,
 }
 
 impl Connection {
@@ -40,6 +42,7 @@ impl Connection {
         session: String,
         resume_failed: bool,
         client: String,
+        slot: SessionSlot,
     ) -> Self {
         Self {
             broker,
@@ -51,6 +54,7 @@ impl Connection {
             resume_failed,
             client,
             partial: None,
+            _slot: slot,
         }
     }
 
@@ -414,7 +418,6 @@ impl Actor for Connection {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         metrics::gauge!("oauth_broker_sessions_open").decrement(1.0);
-        self.broker.open_sessions.fetch_sub(1, Ordering::SeqCst);
         self.broker.hub.do_send(Disconnect {
             session: self.session.clone(),
             serial: self.serial,

@@ -4,3 +4,4 @@
 pub mod connection;
 pub mod hub;
 pub mod protocol;
+pub mod upgrade;

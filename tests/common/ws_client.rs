@@ -30,6 +30,21 @@ impl WsClient {
         WsClient { stream, hello }
     }
 
+    /// A socket whose upgrade a test did by hand: `read` holds what came after the response head.
+    pub async fn from_partially_read(socket: TcpStream, read: Vec<u8>) -> WsClient {
+        use tokio_tungstenite::tungstenite::protocol::Role;
+        let mut stream = WebSocketStream::from_partially_read(
+            MaybeTlsStream::Plain(socket),
+            read,
+            Role::Client,
+            None,
+        )
+        .await;
+        let hello = next_json(&mut stream).await;
+        assert_eq!(hello["type"], "hello", "first frame is hello: {hello}");
+        WsClient { stream, hello }
+    }
+
     /// The upgrade itself, for tests that expect it to be refused.
     pub async fn open(
         url: &str,
