@@ -1,5 +1,5 @@
 //! In-process hot paths of one sign-in, measured with criterion (`cargo bench`):
-//! routing a `TokenReady` through the `SessionHub` to the session's connection, single use of
+//! handing a `signedin` frame through the `SessionHub` to the session's connection, single use of
 //! tickets and `state`s in the in-memory store, sealing and opening a refresh handle, and PKCE.
 //! The end-to-end figures are the load generator's (`examples/loadgen.rs`, BENCHMARKS.md).
 
@@ -12,7 +12,7 @@ use oauth_broker::seal::RefreshSealer;
 use oauth_broker::sensitive::Sensitive;
 use oauth_broker::store::{MemoryStore, PendingAuthorization, SigninStore, SigninTicket};
 use oauth_broker::ws::connection::Deliver;
-use oauth_broker::ws::hub::{Connect, SessionHub, TokenReady};
+use oauth_broker::ws::hub::SessionHub;
 use oauth_broker::ws::protocol::ServerMessage;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -58,32 +58,25 @@ fn hub_routing(c: &mut Criterion) {
     let sealer = RefreshSealer::random();
     let frame = signedin_frame(&sealer);
     c.bench_function(
-        "hub: TokenReady routed to a connected session (10k sessions)",
+        "hub: signedin frame handed to a connected session (10k sessions)",
         |b| {
             b.iter_custom(|iters| {
                 let frame = frame.clone();
                 actix_rt::System::new().block_on(async move {
                     let store = SigninStore::Memory(Arc::new(MemoryStore::new(clock::system())));
-                    let hub = SessionHub::new(store, 120).start();
+                    let hub = SessionHub::new(store, 120);
                     let connection = FakeConnection.start().recipient::<Deliver>();
                     let sessions: Vec<String> =
                         (0..POPULATION).map(|_| random::session_id()).collect();
                     for (serial, session) in sessions.iter().enumerate() {
-                        hub.do_send(Connect {
-                            session: session.clone(),
-                            serial: serial as u64,
-                            connection: connection.clone(),
-                        });
+                        hub.connect(session.clone(), serial as u64, connection.clone());
                     }
                     let started = Instant::now();
                     for i in 0..iters as usize {
                         let delivered = hub
-                            .send(TokenReady {
-                                session: sessions[i % POPULATION].clone(),
-                                frame: frame.clone(),
-                            })
+                            .token_ready(&sessions[i % POPULATION], frame.clone())
                             .await;
-                        assert!(matches!(delivered, Ok(Ok(()))));
+                        assert!(delivered.is_ok());
                     }
                     started.elapsed()
                 })

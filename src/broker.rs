@@ -9,7 +9,6 @@ use crate::settings::Settings;
 use crate::store::SigninStore;
 use crate::ws::hub::SessionHub;
 use crate::ws::protocol::ServerMessage;
-use actix::Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -18,7 +17,7 @@ pub struct Broker {
     pub providers: Providers,
     pub store: SigninStore,
     pub sealer: RefreshSealer,
-    pub hub: Addr<SessionHub>,
+    pub hub: SessionHub,
     pub clock: SharedClock,
     pub public_base: String,
     pub callback_base: String,
@@ -46,7 +45,7 @@ impl Broker {
         providers: Providers,
         store: SigninStore,
         sealer: RefreshSealer,
-        hub: Addr<SessionHub>,
+        hub: SessionHub,
         clock: SharedClock,
         allowed_origins: Vec<String>,
         limits: RateLimiter,

@@ -4,7 +4,7 @@
 //! One sign-in, top to bottom: `ws` (the extension's connection and the `SessionHub`),
 //! `routes::signin` (ticket to provider), `routes::complete` (provider back to broker, code
 //! exchange through `oauth`), `store` (tickets, states, held grants, resumable sessions), and the
-//! `TokenReady` message back through the hub to the connection.
+//! frame handed back through the hub to the connection.
 
 pub mod access_log;
 pub mod broker;

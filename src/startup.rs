@@ -15,8 +15,7 @@ use crate::settings::{ConfigProblems, Settings};
 use crate::store::{MemoryStore, RedisStore, SigninStore};
 use crate::telemetry;
 pub use crate::validation::{Validated, loopback_for, validate};
-use crate::ws::hub::{CloseAll, Parked, SessionHub};
-use actix::Actor;
+use crate::ws::hub::SessionHub;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
@@ -88,7 +87,7 @@ impl AppHandle {
     /// within the grace period, then the listeners close.
     pub async fn shutdown(&self) {
         self.broker.start_draining();
-        let closed = self.broker.hub.send(CloseAll).await.unwrap_or(0);
+        let closed = self.broker.hub.close_all();
         // Keep answering (readiness 503, sign-ins in progress) for a moment, so load balancers
         // see the replica leave before its listener closes: distroless images have no shell
         // for a preStop sleep.
@@ -154,11 +153,11 @@ impl Application {
         };
         let limiter = RateLimiter::new(settings.limits.clone(), clock.clone(), redis);
         let park_ttl = settings.sessions.resume_grace_secs;
-        let hub = SessionHub::new(store.clone(), park_ttl).start();
+        let hub = SessionHub::new(store.clone(), park_ttl);
         let hub_for_events = hub.clone();
         actix_rt::spawn(async move {
             while let Some(event) = events_rx.recv().await {
-                hub_for_events.do_send(Parked(event));
+                hub_for_events.parked(event);
             }
         });
         let assets = web::Data::new(ExtensionAssets::build(

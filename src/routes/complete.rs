@@ -11,7 +11,6 @@ use crate::random;
 use crate::sensitive::Sensitive;
 use crate::store::{HeldGrant, PendingAuthorization, StoreError};
 use crate::ws::connection::short;
-use crate::ws::hub::TokenReady;
 use crate::ws::protocol::{ErrorCode, ServerMessage};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -248,14 +247,7 @@ async fn provider_refused(
 /// Hands a frame to the hub for the session, wherever it is; done once the frame is written
 /// to the session's socket or parked for it.
 async fn tell(broker: &Broker, session: &str, frame: ServerMessage) -> Result<(), StoreError> {
-    broker
-        .hub
-        .send(TokenReady {
-            session: session.to_owned(),
-            frame,
-        })
-        .await
-        .unwrap_or(Err(StoreError::Unavailable))
+    broker.hub.token_ready(session, frame).await
 }
 
 fn rejected(

@@ -2,7 +2,6 @@
 //! `refresh`, writes what the hub delivers, keeps the heartbeat, and hands its session back to
 //! the store for `resume_grace_secs` when the socket drops.
 
-use super::hub::{Connect, Disconnect};
 use super::protocol::{ClientMessage, ErrorCode, ServerMessage};
 use crate::broker::{Broker, SessionSlot};
 use crate::limits::{Decision, Limit};
@@ -383,11 +382,9 @@ impl Actor for Connection {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         metrics::gauge!("oauth_broker_sessions_open").increment(1.0);
-        self.broker.hub.do_send(Connect {
-            session: self.session.clone(),
-            serial: self.serial,
-            connection: ctx.address().recipient(),
-        });
+        self.broker
+            .hub
+            .connect(self.session.clone(), self.serial, ctx.address().recipient());
         let hello = ServerMessage::Hello {
             session: self.session.clone(),
             resume: Sensitive::new(self.resume_secret.clone()),
@@ -418,10 +415,7 @@ impl Actor for Connection {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         metrics::gauge!("oauth_broker_sessions_open").decrement(1.0);
-        self.broker.hub.do_send(Disconnect {
-            session: self.session.clone(),
-            serial: self.serial,
-        });
+        self.broker.hub.disconnect(&self.session, self.serial);
         let store = self.broker.store.clone();
         let secret = std::mem::take(&mut self.resume_secret);
         let grace = self.broker.settings.sessions.resume_grace_secs;
