@@ -79,6 +79,9 @@ pub async fn render() -> actix_web::HttpResponse {
 pub fn init_logging(settings: &crate::settings::LogSettings) {
     use std::io::Write;
     let mut builder = env_logger::Builder::new();
+    // Our formats carry no colours; without this every line is scanned for escape codes to strip
+    // when the output is not a terminal (visible in profiles at load).
+    builder.write_style(env_logger::WriteStyle::Never);
     builder.parse_filters(&settings.level);
     if let Ok(filters) = std::env::var("RUST_LOG") {
         builder.parse_filters(&filters);

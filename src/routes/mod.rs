@@ -12,13 +12,16 @@ use actix_web::web;
 
 /// Every public route. Paths are at the root of the listener: a deployment under a path
 /// prefix has its proxy strip the prefix (the URLs the broker builds keep it).
+///
+/// Routes are tried in order, so the sign-in path comes first and the static files' regex
+/// pattern last (it showed in profiles when every `/complete` was matched against it).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(extension::index))
-        .route("/static/{file:.+}", web::get().to(extension::static_file))
-        .route("/manifest.trex", web::get().to(extension::manifest))
-        .route("/ws", web::get().to(ws::upgrade))
+    cfg.route("/ws", web::get().to(ws::upgrade))
         .route("/signin/{ticket}", web::get().to(signin::start))
         .route("/complete/{provider}", web::get().to(complete::finish))
+        .route("/", web::get().to(extension::index))
+        .route("/manifest.trex", web::get().to(extension::manifest))
         .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz));
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/static/{file:.+}", web::get().to(extension::static_file));
 }
