@@ -22,6 +22,7 @@ use secrecy::ExposeSecret;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Installs rustls' crypto provider; awc panics without one. Idempotent.
@@ -113,7 +114,7 @@ impl Application {
     /// Binds and assembles everything; the servers run once awaited.
     pub fn build(settings: Settings, overrides: Overrides) -> Result<Self, StartupError> {
         install_crypto_provider();
-        let metrics_handle = telemetry::metrics_handle();
+        telemetry::install_metrics_in_background();
         let listener = match overrides.listener {
             Some(l) => l,
             None => {
@@ -253,13 +254,23 @@ impl Application {
             };
 
         // Upkeep: expired records leave memory, histogram buckets roll over.
+        let mut gauge_anchored = telemetry::metrics_handle_if_ready().is_some();
         actix_rt::spawn(async move {
             let mut tick = actix_rt::time::interval(Duration::from_secs(15));
             loop {
                 tick.tick().await;
                 memory.sweep();
                 upkeep_broker.limits.sweep();
-                metrics_handle.run_upkeep();
+                if let Some(metrics) = telemetry::metrics_handle_if_ready() {
+                    metrics.run_upkeep();
+                    // Sessions that opened before the recorder was installed were never counted
+                    // up: set the gauge once from the real count, then increments take over.
+                    if !gauge_anchored {
+                        let open = upkeep_broker.open_sessions.load(Ordering::Relaxed);
+                        metrics::gauge!("oauth_broker_sessions_open").set(open as f64);
+                        gauge_anchored = true;
+                    }
+                }
             }
         });
 

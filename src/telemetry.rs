@@ -13,6 +13,28 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Installs the recorder on a thread of its own. Building it calibrates quanta's TSC clock, which
+/// on a noisy VM runs to its 200 ms limit (one start in twenty here, BENCHMARKS.md) and held up
+/// the listener. Until it is installed, metrics recorded are not counted: at most the first
+/// fraction of a second of a replica's life.
+pub fn install_metrics_in_background() {
+    if HANDLE.get().is_some() {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("metrics-init".into())
+        .spawn(|| drop(metrics_handle()));
+    if spawned.is_err() {
+        drop(metrics_handle());
+    }
+}
+
+/// The recorder's handle once installed.
+pub fn metrics_handle_if_ready() -> Option<PrometheusHandle> {
+    HANDLE.get().cloned()
+}
+
+/// The recorder's handle, installing it first if need be (waits for a background install).
 pub fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {

@@ -58,6 +58,8 @@ impl TestApp {
 
     async fn start(mut settings: Settings, scheme: &str) -> TestApp {
         oauth_broker::startup::install_crypto_provider();
+        // Installed before the app, so tests count every event from the first request on.
+        oauth_broker::telemetry::metrics_handle();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let metrics_listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
