@@ -137,6 +137,24 @@ fn lay_out_image(stage: &RuntimeStage) -> (tempfile::TempDir, PathBuf) {
     (root, workdir)
 }
 
+/// Runs `start` again while the copied binary is "text file busy": the other test may fork
+/// while its own copy is open for writing, and the child holds that descriptor until it execs.
+fn while_busy<T>(start: impl Fn() -> std::io::Result<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match start() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                assert!(
+                    Instant::now() < deadline,
+                    "the copied binary stayed busy: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other.expect("the image's binary runs"),
+        }
+    }
+}
+
 fn image_command(stage: &RuntimeStage, root: &Path, workdir: &Path, argv: &[String]) -> Command {
     let program = root.join(argv[0].trim_start_matches('/'));
     let mut command = Command::new(program);
@@ -155,11 +173,12 @@ fn the_binary_starts_with_exactly_the_image_environment_and_passes_its_healthche
     let (root, workdir) = lay_out_image(&stage);
     let argv: Vec<String> = stage.entrypoint.iter().chain(&stage.cmd).cloned().collect();
     assert_eq!(argv, ["/app/oauth-broker", "serve"]);
-    let server = image_command(&stage, root.path(), &workdir, &argv)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let server = while_busy(|| {
+        image_command(&stage, root.path(), &workdir, &argv)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+    });
     struct Kill(std::process::Child);
     impl Drop for Kill {
         fn drop(&mut self) {
@@ -171,11 +190,12 @@ fn the_binary_starts_with_exactly_the_image_environment_and_passes_its_healthche
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut healthy = false;
     while Instant::now() < deadline {
-        let status = image_command(&stage, root.path(), &workdir, &stage.healthcheck)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
+        let status = while_busy(|| {
+            image_command(&stage, root.path(), &workdir, &stage.healthcheck)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+        });
         if status.success() {
             healthy = true;
             break;
@@ -213,19 +233,20 @@ fn production_settings_with_secrets_as_files_pass_check_config_in_the_image_layo
     let seal = secrets.path().join("seal_key");
     std::fs::write(&secret, "spotify-secret-value\n").unwrap();
     std::fs::write(&seal, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n").unwrap();
-    let output = image_command(
-        &stage,
-        root.path(),
-        &workdir,
-        &["/app/oauth-broker".to_owned(), "check-config".to_owned()],
-    )
-    .env("BROKER_ENV", "production")
-    .env("BROKER__SERVER__PUBLIC_URL", "https://broker.example.com")
-    .env("SPOTIFY_CLIENT_ID", "spotify-client-id")
-    .env("SPOTIFY_CLIENT_SECRET_FILE", &secret)
-    .env("BROKER__SECRETS__SEAL_KEY_FILE", &seal)
-    .output()
-    .unwrap();
+    let output = while_busy(|| {
+        image_command(
+            &stage,
+            root.path(),
+            &workdir,
+            &["/app/oauth-broker".to_owned(), "check-config".to_owned()],
+        )
+        .env("BROKER_ENV", "production")
+        .env("BROKER__SERVER__PUBLIC_URL", "https://broker.example.com")
+        .env("SPOTIFY_CLIENT_ID", "spotify-client-id")
+        .env("SPOTIFY_CLIENT_SECRET_FILE", &secret)
+        .env("BROKER__SECRETS__SEAL_KEY_FILE", &seal)
+        .output()
+    });
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
