@@ -646,3 +646,42 @@ async fn an_upgrade_request_to_another_path_gets_that_paths_answer() {
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
     assert_eq!(open_sessions(&app), 0);
 }
+
+#[actix_web::test]
+async fn a_client_that_stops_reading_is_dropped_once_a_write_waits_past_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mock = MockProvider::start();
+    let mut settings = settings_with(&mock);
+    settings.sessions.heartbeat_secs = 1;
+    settings.sessions.idle_timeout_secs = 2;
+    let app = TestApp::spawn(settings).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // A small receive buffer: the broker's writes back up quickly once this client stops reading.
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut socket = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    socket.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101");
+    wait_for_open_sessions(&app, 1).await;
+
+    // Every invalid message earns an `error` frame that is never read. Keep sending until the
+    // broker stops reading too (its write is stuck), within a bound.
+    let batch: Vec<u8> = (0..1000).flat_map(|_| masked_text_frame("x")).collect();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "the broker kept reading");
+        match tokio::time::timeout(Duration::from_millis(500), socket.write_all(&batch)).await {
+            Ok(Ok(())) => continue,
+            Ok(Err(_)) => break, // already dropped
+            Err(_) => break,     // our send blocks: the broker has stopped reading
+        }
+    }
+    // Its actor is not polled while a write waits, so only the write's own bound ends it.
+    wait_for_open_sessions(&app, 0).await;
+}
