@@ -1,12 +1,12 @@
 //! WebSocket upgrades taken out of the HTTP/1 dispatcher.
 //!
 //! Through actix-web, an upgraded socket stays inside the HTTP/1 dispatcher for its whole life,
-//! and the dispatcher keeps an 8 KiB read buffer and an 8 KiB write buffer per connection: about
-//! two thirds of what an idle session cost (BENCHMARKS.md). actix-http hands an upgrade request
-//! and its socket to an upgrade service instead, so this module runs the request through the
-//! app as usual (access log, limits, the `/ws` route), writes the route's answer itself, and for
-//! a `101` drives the `Connection` actor straight over the socket, keeping no buffer between
-//! reads.
+//! and with it an 8 KiB read buffer, an 8 KiB write buffer and the dispatcher's own future, sized
+//! for any request: most of what an idle session cost (13.7 KiB; 3.2 KiB now, BENCHMARKS.md).
+//! actix-http hands an upgrade request and its socket to an upgrade service instead, so this
+//! module runs the request through the app as usual (access log, limits, the `/ws` route),
+//! writes the route's answer itself, and for a `101` runs the `Connection` actor over the socket
+//! in a task of its own, keeping no buffer between reads.
 
 use super::connection::Connection;
 use actix_codec::{AsyncRead, AsyncWrite, Framed, ReadBuf};
