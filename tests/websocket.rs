@@ -563,9 +563,24 @@ async fn raw_upgrade(
     origin: &str,
     extra: &[u8],
 ) -> (TcpStream, String, Vec<u8>) {
+    let socket = TcpStream::connect(app_addr(app)).await.unwrap();
+    upgrade_on(socket, app, path, origin, extra).await
+}
+
+fn app_addr(app: &TestApp) -> std::net::SocketAddr {
+    app.base.trim_start_matches("http://").parse().unwrap()
+}
+
+/// `raw_upgrade` on a socket the test connected itself.
+async fn upgrade_on(
+    mut socket: TcpStream,
+    app: &TestApp,
+    path: &str,
+    origin: &str,
+    extra: &[u8],
+) -> (TcpStream, String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    let mut socket = TcpStream::connect(&addr).await.unwrap();
+    let addr = app_addr(app);
     let mut request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
@@ -649,25 +664,18 @@ async fn an_upgrade_request_to_another_path_gets_that_paths_answer() {
 
 #[actix_web::test]
 async fn a_client_that_stops_reading_is_dropped_once_a_write_waits_past_the_idle_timeout() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let mock = MockProvider::start();
     let mut settings = settings_with(&mock);
     settings.sessions.heartbeat_secs = 1;
     settings.sessions.idle_timeout_secs = 2;
     let app = TestApp::spawn(settings).await;
-    let addr = app.base.trim_start_matches("http://").to_owned();
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     // A small receive buffer: the broker's writes back up quickly once this client stops reading.
     socket.set_recv_buffer_size(4096).unwrap();
-    let mut socket = socket.connect(addr.parse().unwrap()).await.unwrap();
-    let request = format!(
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    );
-    socket.write_all(request.as_bytes()).await.unwrap();
-    let mut head = [0u8; 12];
-    socket.read_exact(&mut head).await.unwrap();
-    assert_eq!(&head, b"HTTP/1.1 101");
+    let socket = socket.connect(app_addr(&app)).await.unwrap();
+    let (mut socket, head, _) = upgrade_on(socket, &app, "/ws", &app.base, &[]).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     wait_for_open_sessions(&app, 1).await;
 
     // Every invalid message earns an `error` frame that is never read. Keep sending until the
