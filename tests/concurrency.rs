@@ -14,10 +14,7 @@ async fn a_thousand_concurrent_sign_ins_each_get_exactly_their_own_token() {
     let mock = MockProvider::start();
     let mut settings = settings_with(&mock);
     // All sessions come from 127.0.0.1: per-address limits are another test's subject.
-    settings.limits.connections_per_client = 0;
-    settings.limits.signin_links_per_client = 0;
-    settings.limits.requests_per_client = 0;
-    settings.limits.confirm_attempts_per_client = 0;
+    common::per_client_limits_off(&mut settings);
     let app = TestApp::spawn(settings).await;
 
     let mut sockets = Vec::with_capacity(SESSIONS);

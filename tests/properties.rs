@@ -492,11 +492,8 @@ fn served() -> &'static Served {
                 let mut settings = settings_with(&mock);
                 // Rate limits would turn hundreds of requests from one address into 429s; the
                 // properties here are about parsing.
-                settings.limits.requests_per_client = 0;
-                settings.limits.connections_per_client = 0;
+                common::per_client_limits_off(&mut settings);
                 settings.limits.signin_links_per_session = 0;
-                settings.limits.signin_links_per_client = 0;
-                settings.limits.confirm_attempts_per_client = 0;
                 settings.sessions.idle_timeout_secs = 60;
                 settings.secrets.seal_key = Some(SecretString::from(STANDARD.encode(SEAL_KEY)));
                 let app = TestApp::spawn(settings).await;

@@ -29,6 +29,15 @@ pub struct TestApp {
     pub http: awc::Client,
 }
 
+/// Turns off the per-address limits (0 = off): every test client comes from 127.0.0.1, so
+/// tests that are not about limits would otherwise meet them.
+pub fn per_client_limits_off(settings: &mut Settings) {
+    settings.limits.signin_links_per_client = 0;
+    settings.limits.requests_per_client = 0;
+    settings.limits.connections_per_client = 0;
+    settings.limits.confirm_attempts_per_client = 0;
+}
+
 /// Settings for a test: loopback URLs filled in by `spawn`, one provider `mock` pointing at the
 /// given mock provider, fast heartbeats.
 pub fn settings_with(mock: &MockProvider) -> Settings {
