@@ -1,5 +1,6 @@
 //! In-process hot paths of one sign-in, measured with criterion (`cargo bench`):
-//! handing a `signedin` frame through the `SessionHub` to the session's connection, single use of
+//! handing a `signedin` frame (`TokenReady`) through the `SessionHub` actor to the session's
+//! connection actor, single use of
 //! tickets and `state`s in the in-memory store, sealing and opening a refresh handle, and PKCE.
 //! The end-to-end figures are the load generator's (`examples/loadgen.rs`, BENCHMARKS.md).
 
@@ -8,11 +9,10 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use oauth_broker::clock;
 use oauth_broker::oauth::pkce::s256_challenge;
 use oauth_broker::random;
-use oauth_broker::seal::RefreshSealer;
-use oauth_broker::sensitive::Sensitive;
+use oauth_broker::sealing::RefreshSealer;
+use oauth_broker::secrets::{AccessToken, PkceVerifier, RefreshToken, SessionId, State, Ticket};
 use oauth_broker::store::{MemoryStore, PendingAuthorization, SigninStore, SigninTicket};
-use oauth_broker::ws::connection::Deliver;
-use oauth_broker::ws::hub::SessionHub;
+use oauth_broker::ws::hub::{Connect, Deliver, Registry, TokenReady};
 use oauth_broker::ws::protocol::ServerMessage;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -40,15 +40,15 @@ impl Handler<Deliver> for FakeConnection {
 fn signedin_frame(sealer: &RefreshSealer) -> ServerMessage {
     ServerMessage::Signedin {
         provider: "mock".into(),
-        access_token: Sensitive::new("at-BQDxqz3mN0kO8bE2pW5yZtR7vU1cF4hJ6gL9aS0dXeK"),
+        access_token: AccessToken::new("at-BQDxqz3mN0kO8bE2pW5yZtR7vU1cF4hJ6gL9aS0dXeK"),
         token_type: "Bearer".into(),
         expires_in: Some(3600),
         scope: Some("user-top-read".into()),
-        refresh: Some(Sensitive::new(sealer.seal(
+        refresh: Some(sealer.seal(
             "mock",
-            &Sensitive::new("rt-AQBv7m2kP9xW4sN1jR8tY3uZ6cF0hL5gD2aS7eK"),
+            &RefreshToken::new("rt-AQBv7m2kP9xW4sN1jR8tY3uZ6cF0hL5gD2aS7eK"),
             1_800_000_000,
-        ))),
+        )),
     }
 }
 
@@ -64,19 +64,28 @@ fn hub_routing(c: &mut Criterion) {
                 let frame = frame.clone();
                 actix_rt::System::new().block_on(async move {
                     let store = SigninStore::Memory(Arc::new(MemoryStore::new(clock::system())));
-                    let hub = SessionHub::new(store, 120);
+                    let hub = Registry::new(store, 120).hub_on_this_thread();
                     let connection = FakeConnection.start().recipient::<Deliver>();
-                    let sessions: Vec<String> =
+                    let sessions: Vec<SessionId> =
                         (0..POPULATION).map(|_| random::session_id()).collect();
                     for (serial, session) in sessions.iter().enumerate() {
-                        hub.connect(session.clone(), serial as u64, connection.clone());
+                        hub.send(Connect {
+                            session: session.clone(),
+                            serial: serial as u64,
+                            connection: connection.clone(),
+                        })
+                        .await
+                        .expect("hub running");
                     }
                     let started = Instant::now();
                     for i in 0..iters as usize {
                         let delivered = hub
-                            .token_ready(&sessions[i % POPULATION], frame.clone())
+                            .send(TokenReady {
+                                session: sessions[i % POPULATION].clone(),
+                                frame: frame.clone(),
+                            })
                             .await;
-                        assert!(delivered.is_ok());
+                        assert!(matches!(delivered, Ok(Ok(()))));
                     }
                     started.elapsed()
                 })
@@ -95,9 +104,11 @@ fn single_use(c: &mut Criterion) {
             session: random::session_id(),
             provider: "mock".into(),
         };
-        store.put_ticket(&random::opaque_token(), filler, 120);
+        store.put_ticket(&random::ticket(), filler, 120);
     }
     let keys: Vec<String> = (0..1024).map(|_| random::opaque_token()).collect();
+    let tickets: Vec<Ticket> = keys.iter().map(Ticket::new).collect();
+    let states: Vec<State> = keys.iter().map(State::new).collect();
     let ticket = SigninTicket {
         session: random::session_id(),
         provider: "mock".into(),
@@ -105,7 +116,7 @@ fn single_use(c: &mut Criterion) {
     let mut i = 0;
     c.bench_function("ticket: put, take, second take refused (10k live)", |b| {
         b.iter(|| {
-            let key = &keys[i % keys.len()];
+            let key = &tickets[i % keys.len()];
             i += 1;
             store.put_ticket(key, ticket.clone(), 120);
             assert!(store.take_ticket(key).is_some());
@@ -117,20 +128,22 @@ fn single_use(c: &mut Criterion) {
         let filler = PendingAuthorization {
             session: random::session_id(),
             provider: "mock".into(),
-            verifier: Sensitive::new(random::pkce_verifier()),
+            verifier: random::pkce_verifier(),
         };
-        store.put_pending(&random::opaque_token(), filler, 600);
+        store.put_pending(&random::state(), filler, 600);
     }
-    let pending = PendingAuthorization {
-        session: random::session_id(),
-        provider: "mock".into(),
-        verifier: Sensitive::new(random::pkce_verifier()),
-    };
+    let session = random::session_id();
+    let verifier = random::pkce_verifier().expose().to_owned();
     c.bench_function("state: put, take, second take refused (10k live)", |b| {
         b.iter(|| {
-            let key = &keys[i % keys.len()];
+            let key = &states[i % keys.len()];
             i += 1;
-            store.put_pending(key, pending.clone(), 600);
+            let pending = PendingAuthorization {
+                session: session.clone(),
+                provider: "mock".into(),
+                verifier: PkceVerifier::new(verifier.as_str()),
+            };
+            store.put_pending(key, pending, 600);
             assert!(store.take_pending(key).is_some());
             assert!(store.take_pending(key).is_none());
         })
@@ -143,24 +156,24 @@ fn single_use(c: &mut Criterion) {
 fn sealing(c: &mut Criterion) {
     let sealer = RefreshSealer::random();
     let token =
-        Sensitive::new("rt-AQBv7m2kP9xW4sN1jR8tY3uZ6cF0hL5gD2aS7eKAQBv7m2kP9xW4sN1jR8tY3uZ6c");
+        RefreshToken::new("rt-AQBv7m2kP9xW4sN1jR8tY3uZ6cF0hL5gD2aS7eKAQBv7m2kP9xW4sN1jR8tY3uZ6c");
     c.bench_function("refresh handle: seal", |b| {
         b.iter(|| sealer.seal(black_box("mock"), black_box(&token), 1_800_000_000))
     });
     let handle = sealer.seal("mock", &token, 1_800_000_000);
     c.bench_function("refresh handle: open", |b| {
-        b.iter(|| sealer.open(black_box(&handle)).expect("opens"))
+        b.iter(|| sealer.open(black_box(handle.expose())).expect("opens"))
     });
 }
 
 fn pkce(c: &mut Criterion) {
     c.bench_function("pkce: new verifier and S256 challenge", |b| {
-        b.iter(|| s256_challenge(&random::pkce_verifier()))
+        b.iter(|| s256_challenge(random::pkce_verifier().expose()))
     });
     c.bench_function("pkce: S256 challenge of a verifier", |b| {
         b.iter_batched(
             random::pkce_verifier,
-            |v| s256_challenge(&v),
+            |v| s256_challenge(v.expose()),
             BatchSize::SmallInput,
         )
     });

@@ -15,14 +15,7 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 use std::time::Instant;
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The request ID of the request being served on this task, if any (for log formatting).
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
+use crate::telemetry::REQUEST_ID;
 
 /// Who may tell us the client's address.
 #[derive(Debug, Clone, Default)]
@@ -75,6 +68,15 @@ impl TrustedProxies {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
+/// The client address worked out for this request, as a rate-limit subject.
+pub fn client_ip(req: &actix_web::HttpRequest) -> String {
+    req.extensions()
+        .get::<ClientIp>()
+        .map(|c| c.0.to_string())
+        .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// Longer than any URL the broker or a provider builds (a provider's redirect with code and
 /// state is a few hundred bytes).
 const MAX_URL_BYTES: usize = 8 * 1024;
@@ -106,7 +108,7 @@ pub async fn access_log(
                 "The request headers are too large.\n",
             )
         };
-        metrics::counter!("oauth_broker_rejected_total", "reason" => reason).increment(1);
+        crate::telemetry::catalog::rejected(reason);
         log::info!(target: "access", "{} (oversized) {} url={url_bytes}B headers={header_bytes}B", req.method(), status.as_u16());
         let response = HttpResponse::build(status)
             .content_type("text/plain; charset=utf-8")

@@ -1,14 +1,15 @@
-//! What every route and connection shares: settings, providers, the store, the sealer and the
-//! hub's address. Built once at start-up; cheap to clone (`web::Data`).
+//! What every sign-in step, route and connection shares: settings, providers, the store, the
+//! sealer, the clock and the limits. Built once at start-up; cheap to clone (`web::Data`).
+//!
+//! It knows nothing of sockets or HTTP: the `SessionHub` (the web layer) sits beside it, not
+//! inside it, so imports run one way, from the web layer down to here.
 
 use crate::clock::SharedClock;
 use crate::limits::RateLimiter;
-use crate::oauth::{Providers, TokenSet};
-use crate::seal::RefreshSealer;
+use crate::oauth::Providers;
+use crate::sealing::RefreshSealer;
 use crate::settings::Settings;
 use crate::store::SigninStore;
-use crate::ws::hub::SessionHub;
-use crate::ws::protocol::ServerMessage;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -17,7 +18,6 @@ pub struct Broker {
     pub providers: Providers,
     pub store: SigninStore,
     pub sealer: RefreshSealer,
-    pub hub: SessionHub,
     pub clock: SharedClock,
     pub public_base: String,
     pub callback_base: String,
@@ -39,13 +39,11 @@ impl Drop for SessionSlot {
 }
 
 impl Broker {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         settings: Arc<Settings>,
         providers: Providers,
         store: SigninStore,
         sealer: RefreshSealer,
-        hub: SessionHub,
         clock: SharedClock,
         allowed_origins: Vec<String>,
         limits: RateLimiter,
@@ -57,7 +55,6 @@ impl Broker {
             providers,
             store,
             sealer,
-            hub,
             clock,
             allowed_origins,
             limits,
@@ -82,22 +79,5 @@ impl Broker {
 
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
-    }
-
-    /// The `signedin` frame for fresh tokens, sealing the refresh token into a handle so the
-    /// broker itself keeps none.
-    pub fn signedin(&self, provider: &str, tokens: TokenSet) -> ServerMessage {
-        let refresh = tokens
-            .refresh_token
-            .as_ref()
-            .map(|rt| self.sealer.seal(provider, rt, self.clock.now_secs()).into());
-        ServerMessage::Signedin {
-            provider: provider.to_owned(),
-            access_token: tokens.access_token,
-            token_type: tokens.token_type,
-            expires_in: tokens.expires_in,
-            scope: tokens.scope,
-            refresh,
-        }
     }
 }

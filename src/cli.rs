@@ -154,7 +154,7 @@ fn serve(settings: Settings, production: bool) -> ExitCode {
         });
         app.run_until_stopped()
             .await
-            .map_err(|e| startup::StartupError::Tls(e.to_string()))
+            .map_err(startup::StartupError::Serve)
     });
     match outcome {
         Ok(()) => {

@@ -106,8 +106,7 @@ impl RateLimiter {
             }
         };
         if count > allowance {
-            metrics::counter!("oauth_broker_rejected_total", "reason" => format!("rate_limited_{}", limit.name()))
-                .increment(1);
+            crate::telemetry::catalog::rejected(format!("rate_limited_{}", limit.name()));
             Decision::Limited { retry_after_secs }
         } else {
             Decision::Allowed

@@ -18,6 +18,14 @@ const PAGE_STYLE: &str = include_str!("../assets/pages/page.css");
 static STYLE_HASH: LazyLock<String> =
     LazyLock::new(|| format!("'sha256-{}'", STANDARD.encode(Sha256::digest(PAGE_STYLE))));
 
+/// The store could not be reached: nothing was lost, and trying again will work.
+pub fn unavailable() -> HttpResponse {
+    Page::problem("Try again shortly", "Sign-in is briefly unavailable")
+        .para("The sign-in service could not reach its shared store. Nothing was lost.")
+        .para("Wait a moment, then go back to your dashboard and press Sign in again.")
+        .respond(StatusCode::SERVICE_UNAVAILABLE)
+}
+
 /// What a page says: a title, a heading, and paragraphs of plain text (escaped here), plus an
 /// optional highlighted value (the confirmation code) and an optional form (the demo consent).
 #[derive(Debug, Default)]

@@ -1,15 +1,17 @@
-//! The one source of randomness: every identifier an attacker could guess comes from here.
+//! The one source of randomness: every identifier an attacker could guess comes from here, as
+//! the secret type it is.
 //!
 //! All values come from the operating system's CSPRNG through `rand::rng()` (ChaCha reseeded
 //! from the OS), with alphabets chosen so they are safe in URLs and easy to type where a person
 //! has to.
 
+use crate::secrets::{ConfirmationCode, PkceVerifier, ResumeSecret, SessionId, State, Ticket};
 use rand::RngExt;
 use rand::distr::{Alphanumeric, SampleString};
 
 /// Session IDs: 20 characters of `[A-Za-z0-9]`, about 119 bits, as the contract fixes.
-pub fn session_id() -> String {
-    Alphanumeric.sample_string(&mut rand::rng(), 20)
+pub fn session_id() -> SessionId {
+    SessionId::new(Alphanumeric.sample_string(&mut rand::rng(), 20))
 }
 
 /// Tickets, `state` values and resume secrets: 32 alphanumerics, about 190 bits.
@@ -17,24 +19,38 @@ pub fn opaque_token() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 32)
 }
 
-/// PKCE verifier: 64 characters from the unreserved set RFC 7636 §4.1 allows (43 to 128).
-pub fn pkce_verifier() -> String {
-    const UNRESERVED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
-    let mut rng = rand::rng();
-    (0..64)
-        .map(|_| UNRESERVED[rng.random_range(0..UNRESERVED.len())] as char)
-        .collect()
+pub fn resume_secret() -> ResumeSecret {
+    ResumeSecret::new(opaque_token())
 }
+
+pub fn ticket() -> Ticket {
+    Ticket::new(opaque_token())
+}
+
+pub fn state() -> State {
+    State::new(opaque_token())
+}
+
+/// PKCE verifier: 64 characters from the unreserved set RFC 7636 §4.1 allows (43 to 128).
+pub fn pkce_verifier() -> PkceVerifier {
+    PkceVerifier::new(from_alphabet(UNRESERVED, 64))
+}
+
+const UNRESERVED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
 
 /// The alphabet of confirmation codes: no 0/O, 1/I/L, so a person reads and types it right.
 pub const CONFIRM_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 
 /// Confirmation code shown on the completion page: 8 characters (about 39 bits); with at most
 /// `signin.confirm_attempts` guesses per sign-in a guess succeeds with odds below 1 in 10^10.
-pub fn confirm_code() -> String {
+pub fn confirm_code() -> ConfirmationCode {
+    ConfirmationCode::new(from_alphabet(CONFIRM_ALPHABET, 8))
+}
+
+fn from_alphabet(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
-    (0..8)
-        .map(|_| CONFIRM_ALPHABET[rng.random_range(0..CONFIRM_ALPHABET.len())] as char)
+    (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
         .collect()
 }
 
@@ -52,17 +68,18 @@ mod tests {
     #[test]
     fn session_ids_have_the_contract_shape() {
         let id = session_id();
-        assert_eq!(id.len(), 20);
-        assert!(id.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(id.expose().len(), 20);
+        assert!(id.expose().chars().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(id, session_id());
     }
 
     #[test]
     fn verifiers_are_valid_pkce() {
         let v = pkce_verifier();
-        assert_eq!(v.len(), 64);
+        assert_eq!(v.expose().len(), 64);
         assert!(
-            v.chars()
+            v.expose()
+                .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
         );
     }
@@ -70,7 +87,7 @@ mod tests {
     #[test]
     fn confirm_codes_use_the_readable_alphabet() {
         let code = confirm_code();
-        assert_eq!(code.len(), 8);
-        assert!(code.bytes().all(|b| CONFIRM_ALPHABET.contains(&b)));
+        assert_eq!(code.expose().len(), 8);
+        assert!(code.expose().bytes().all(|b| CONFIRM_ALPHABET.contains(&b)));
     }
 }

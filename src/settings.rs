@@ -289,11 +289,24 @@ impl Default for DemoSettings {
 }
 
 /// Where settings come from. `env` is a snapshot of the environment.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Sources {
     pub config_dir: PathBuf,
     pub config_file: Option<PathBuf>,
     pub env: HashMap<String, String>,
+}
+
+/// The environment holds client secrets and Redis passwords: only its names are shown.
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.env.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("Sources")
+            .field("config_dir", &self.config_dir)
+            .field("config_file", &self.config_file)
+            .field("env (names only)", &names)
+            .finish()
+    }
 }
 
 impl Sources {
@@ -558,5 +571,21 @@ fn redact_url<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok
             }
             Err(_) => s.serialize_str("[redacted: not a URL]"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_snapshot_debugs_without_values() {
+        let sources = Sources {
+            env: HashMap::from([("SPOTIFY_CLIENT_SECRET".into(), "s3cr3t-value".into())]),
+            ..Sources::default()
+        };
+        let shown = format!("{sources:?}");
+        assert!(shown.contains("SPOTIFY_CLIENT_SECRET"), "{shown}");
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
     }
 }

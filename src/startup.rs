@@ -10,12 +10,13 @@ use crate::oauth::provider::Preset;
 use crate::oauth::{Providers, TokenClient};
 use crate::routes;
 use crate::routes::extension::ExtensionAssets;
-use crate::server::{self, ServerOptions};
 use crate::settings::{ConfigProblems, Settings};
 use crate::store::{MemoryStore, RedisStore, SigninStore};
 use crate::telemetry;
+use crate::transport::{self, ServerOptions};
 pub use crate::validation::{Validated, loopback_for, validate};
-use crate::ws::hub::SessionHub;
+use crate::ws::hub::{CloseAll, Registry, SessionHub, StoreNotice};
+use actix::Addr;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
@@ -43,6 +44,9 @@ pub enum StartupError {
     },
     #[error("cannot start TLS (server.tls_cert / server.tls_key): {0}")]
     Tls(String),
+    /// The listener failed while serving (not at start): the network, not a setting.
+    #[error("the server stopped on an I/O error: {0}")]
+    Serve(std::io::Error),
 }
 
 /// What the caller may choose in place of the settings: the clock (tests move time) and
@@ -79,6 +83,8 @@ pub struct Application {
 #[derive(Clone)]
 pub struct AppHandle {
     broker: web::Data<Broker>,
+    /// The hub on the thread that built the app, for shutdown.
+    hub: Addr<SessionHub>,
     server: ServerHandle,
     metrics: Option<ServerHandle>,
 }
@@ -88,7 +94,7 @@ impl AppHandle {
     /// within the grace period, then the listeners close.
     pub async fn shutdown(&self) {
         self.broker.start_draining();
-        let closed = self.broker.hub.close_all();
+        let closed = self.hub.send(CloseAll).await.unwrap_or(0);
         // Keep answering (readiness 503, sign-ins in progress) for a moment, so load balancers
         // see the replica leave before its listener closes: distroless images have no shell
         // for a preStop sleep.
@@ -144,7 +150,7 @@ impl Application {
             RedisStore::start(
                 url.expose_secret().to_owned(),
                 settings.store.key_prefix.clone(),
-                validated.sealer.clone(),
+                validated.sealer.key().clone(),
                 events_tx,
             )
         });
@@ -154,11 +160,14 @@ impl Application {
         };
         let limiter = RateLimiter::new(settings.limits.clone(), clock.clone(), redis);
         let park_ttl = settings.sessions.resume_grace_secs;
-        let hub = SessionHub::new(store.clone(), park_ttl);
+        // One hub actor per worker thread over this one registry; this thread's hub takes the
+        // store's notices and the shutdown.
+        let registry = Registry::new(store.clone(), park_ttl);
+        let hub = registry.hub_on_this_thread();
         let hub_for_events = hub.clone();
         actix_rt::spawn(async move {
             while let Some(event) = events_rx.recv().await {
-                hub_for_events.parked(event);
+                hub_for_events.do_send(StoreNotice(event));
             }
         });
         let assets = web::Data::new(ExtensionAssets::build(
@@ -173,7 +182,6 @@ impl Application {
             validated.providers,
             store,
             validated.sealer,
-            hub,
             clock,
             validated.allowed_origins,
             limiter,
@@ -194,6 +202,7 @@ impl Application {
                 .app_data(app_broker.clone())
                 .app_data(assets.clone())
                 .app_data(web::Data::new(TokenClient::new()))
+                .app_data(web::Data::new(registry.hub_on_this_thread()))
                 .configure(routes::configure);
             if let Some(demo) = &demo {
                 app = app.app_data(demo.clone()).configure(demo::configure);
@@ -214,7 +223,7 @@ impl Application {
             tls,
         };
         let server =
-            server::serve(make_app, listener, options).map_err(|source| StartupError::Bind {
+            transport::serve(make_app, listener, options).map_err(|source| StartupError::Bind {
                 addr: local_addr.to_string(),
                 setting: "server.bind",
                 source,
@@ -267,7 +276,7 @@ impl Application {
                     // up: set the gauge once from the real count, then increments take over.
                     if !gauge_anchored {
                         let open = upkeep_broker.open_sessions.load(Ordering::Relaxed);
-                        metrics::gauge!("oauth_broker_sessions_open").set(open as f64);
+                        telemetry::catalog::set_sessions_open(open);
                         gauge_anchored = true;
                     }
                 }
@@ -276,6 +285,7 @@ impl Application {
 
         let handle = AppHandle {
             broker,
+            hub,
             server: server.handle(),
             metrics: metrics_server.as_ref().map(Server::handle),
         };

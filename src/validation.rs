@@ -3,7 +3,7 @@
 
 use crate::oauth::provider::{Preset, SelfUrls};
 use crate::oauth::{Provider, Providers};
-use crate::seal::RefreshSealer;
+use crate::sealing::RefreshSealer;
 use crate::settings::{ConfigProblems, Settings};
 use secrecy::ExposeSecret;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

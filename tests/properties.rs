@@ -12,12 +12,17 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::mock_provider::MockProvider;
 use common::{TestApp, WsClient, assert_strict_headers, settings_with};
-use oauth_broker::routes::query::{QueryError, parse_unique};
+use oauth_broker::query::{QueryError, StrictQuery};
 use oauth_broker::routes::ws::{normalise_origin, resume_param};
-use oauth_broker::seal::{RefreshSealer, SealError};
-use oauth_broker::sensitive::Sensitive;
+use oauth_broker::sealing::{RefreshSealer, SealError};
+use oauth_broker::secrets::{ConfirmationCode, RefreshHandle, RefreshToken};
 use oauth_broker::store::{code_matches, normalise_code};
 use oauth_broker::ws::protocol::ClientMessage;
+
+/// The strict parser's view of every parameter, empty ones too.
+fn parse_unique(query: &str) -> Result<std::collections::HashMap<String, String>, QueryError> {
+    StrictQuery::parse(query.as_bytes()).map(StrictQuery::into_map)
+}
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
@@ -223,11 +228,11 @@ proptest! {
             ),
             1 => (
                 json!({"type": "confirm", "code": secret}),
-                ClientMessage::Confirm { code: Sensitive::new(secret.as_str()) },
+                ClientMessage::Confirm { code: ConfirmationCode::new(secret.as_str()) },
             ),
             _ => (
                 json!({"type": "refresh", "refresh": secret}),
-                ClientMessage::Refresh { refresh: Sensitive::new(secret.as_str()) },
+                ClientMessage::Refresh { refresh: RefreshHandle::new(secret.as_str()) },
             ),
         };
         prop_assert_eq!(ClientMessage::parse(&frame.to_string()), Ok(expected));
@@ -313,6 +318,7 @@ proptest! {
     #[test]
     fn any_ws_query_yields_a_well_formed_secret_or_none(query in query_string()) {
         if let Ok(Some(secret)) = resume_param(&query) {
+            let secret = secret.expose();
             prop_assert!(!secret.is_empty() && secret.len() <= 64);
             prop_assert!(secret.bytes().all(|b| b.is_ascii_alphanumeric()));
         }
@@ -326,7 +332,10 @@ proptest! {
         long in "[A-Za-z0-9]{65,100}",
         bad in "[A-Za-z0-9]{0,10}[^A-Za-z0-9][A-Za-z0-9]{0,10}",
     ) {
-        prop_assert_eq!(resume_param(&format!("resume={secret}")), Ok(Some(secret.clone())));
+        prop_assert_eq!(
+            resume_param(&format!("resume={secret}")).map(|s| s.map(|s| s.expose().to_owned())),
+            Ok(Some(secret.clone()))
+        );
         let twice = format!("resume={secret}&resume={secret}");
         prop_assert!(resume_param(&twice).is_err(), "{}", twice);
         prop_assert!(resume_param(&format!("resume={}", long)).is_err(), "{} characters", long.len());
@@ -378,7 +387,7 @@ proptest! {
         lower in any::<bool>(),
         separators in prop::collection::vec(prop::sample::select(vec!["", "-", " ", "\t", " - "]), 9),
     ) {
-        let held = Sensitive::new(normalise_code(&code));
+        let held = ConfirmationCode::new(normalise_code(&code));
         let mut typed = String::new();
         for (i, c) in code.chars().enumerate() {
             typed.push_str(separators[i]);
@@ -391,7 +400,7 @@ proptest! {
     /// No other text matches a held code, and normalising never grows without bound.
     #[test]
     fn other_text_does_not_match_a_code(code in "[A-Z2-9]{8}", typed in hostile_text()) {
-        let held = Sensitive::new(code.as_str());
+        let held = ConfirmationCode::new(code.as_str());
         let normalised = normalise_code(&typed);
         prop_assert!(normalised.chars().count() <= 64);
         prop_assert_eq!(code_matches(&held, &typed), normalised == code);
@@ -404,9 +413,12 @@ proptest! {
 
 fn sealed_handle() -> impl Strategy<Value = (String, String, u64, String)> {
     ("[a-z]{1,12}", any::<String>(), any::<u64>()).prop_map(|(provider, token, at)| {
-        let handle =
-            RefreshSealer::from_key(&SEAL_KEY).seal(&provider, &Sensitive::new(token.as_str()), at);
-        (provider, token, at, handle)
+        let handle = RefreshSealer::from_key(&SEAL_KEY).seal(
+            &provider,
+            &RefreshToken::new(token.as_str()),
+            at,
+        );
+        (provider, token, at, handle.expose().to_owned())
     })
 }
 
@@ -709,7 +721,10 @@ fn any_tampered_refresh_handle_gets_reauth_required_and_the_socket_stays_open() 
     let ws_url = format!("{}/ws", app.base.replacen("http", "ws", 1));
     let ws = RefCell::new(system.block_on(WsClient::connect(&ws_url, Some(&app.base))));
     let sealer = RefreshSealer::from_key(&SEAL_KEY);
-    let genuine = sealer.seal("mock", &Sensitive::new("rt-genuine"), 1_700_000_000);
+    let genuine = sealer
+        .seal("mock", &RefreshToken::new("rt-genuine"), 1_700_000_000)
+        .expose()
+        .to_owned();
     let tampering = (
         0..4u8,
         any::<prop::sample::Index>(),
@@ -728,11 +743,10 @@ fn any_tampered_refresh_handle_gets_reauth_required_and_the_socket_stays_open() 
             }
             1 => genuine[..at.index(genuine.len())].to_owned(),
             2 => format!("{genuine}{tail}"),
-            _ => RefreshSealer::from_key(&key).seal(
-                "mock",
-                &Sensitive::new("rt-genuine"),
-                1_700_000_000,
-            ),
+            _ => RefreshSealer::from_key(&key)
+                .seal("mock", &RefreshToken::new("rt-genuine"), 1_700_000_000)
+                .expose()
+                .to_owned(),
         };
         prop_assume!(forged != genuine && key != SEAL_KEY);
         let mut guard = ws.borrow_mut();

@@ -227,9 +227,9 @@ async fn a_forged_or_foreign_handle_asks_for_a_new_sign_in() {
         let error = ws.expect("error").await;
         assert_eq!(error["code"], "reauth_required", "{handle}");
     }
-    let other = oauth_broker::seal::RefreshSealer::random();
-    let foreign = other.seal("mock", &"rt".into(), 0);
-    ws.send_json(&json!({"type": "refresh", "refresh": foreign}))
+    let other = oauth_broker::sealing::RefreshSealer::random();
+    let foreign = other.seal("mock", &oauth_broker::secrets::RefreshToken::new("rt"), 0);
+    ws.send_json(&json!({"type": "refresh", "refresh": foreign.expose()}))
         .await;
     assert_eq!(ws.expect("error").await["code"], "reauth_required");
     assert!(mock.requests().is_empty(), "nothing reached the provider");

@@ -7,9 +7,9 @@
 //! cookies.
 
 use super::DemoProvider;
-use super::params::Params;
 use super::sealed::Kind;
 use super::token::AccessGrant;
+use crate::query::StrictQuery as Params;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;

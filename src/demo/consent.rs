@@ -5,11 +5,11 @@
 //! The page carries the checked request sealed in a hidden field, so the second step needs no
 //! server state and nothing in it can be altered on the way.
 
-use super::params::Params;
 use super::sealed::Kind;
 use super::token::CodeGrant;
 use super::{CLIENT_NAME, DemoProvider};
 use crate::pages::{Page, escape, strict_headers};
+use crate::query::StrictQuery as Params;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -128,9 +128,8 @@ pub async fn decide(provider: web::Data<DemoProvider>, body: web::Bytes) -> Http
 
 impl DemoProvider {
     fn check_authorization_request(&self, query: &str) -> Result<ConsentRequest, Refusal> {
-        let params = Params::parse(query.as_bytes()).map_err(|repeated| {
-            let name: String = repeated.0.chars().take(40).collect();
-            Refusal::Page(format!("The parameter {name:?} appears more than once."))
+        let params = Params::parse(query.as_bytes()).map_err(|refused| {
+            Refusal::Page(format!("The sign-in request is malformed: {refused}."))
         })?;
         let required = |name: &str| {
             params

@@ -16,7 +16,6 @@
 mod api;
 mod codes;
 mod consent;
-mod params;
 mod sealed;
 mod token;
 

@@ -6,18 +6,13 @@
 //! but configuration. The kind is the associated data: a refresh token never opens as an
 //! access token, a consent blob never as a code.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use crate::sealing::SealingKey;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 /// Domain separation for the key: the same client secret used elsewhere yields another key.
 const KEY_LABEL: &[u8] = b"oauth-broker demo provider v1";
-const NONCE_LEN: usize = 24;
-const TAG_LEN: usize = 16;
 /// Our blobs are a few hundred characters; anything far longer is not ours, and is refused
 /// before any base64 or cryptographic work.
 const MAX_SEALED_LEN: usize = 4096;
@@ -43,7 +38,7 @@ impl Kind {
 }
 
 pub struct Sealer {
-    cipher: XChaCha20Poly1305,
+    key: SealingKey,
 }
 
 impl Sealer {
@@ -53,52 +48,22 @@ impl Sealer {
         hasher.update(client_secret.as_bytes());
         let key: [u8; 32] = hasher.finalize().into();
         Self {
-            cipher: XChaCha20Poly1305::new(&key.into()),
+            key: SealingKey::from_bytes(&key),
         }
     }
 
-    /// `base64url(nonce || ciphertext)`, with a fresh random 24-byte nonce (large enough that
-    /// random nonces never collide in practice).
+    /// `base64url(nonce || ciphertext)` of the payload's JSON.
     pub fn seal<T: Serialize>(&self, kind: Kind, payload: &T) -> String {
         let plain = serde_json::to_vec(payload).expect("demo payloads serialise");
-        let nonce_bytes = crate::random::bytes::<NONCE_LEN>();
-        let sealed = self
-            .cipher
-            .encrypt(
-                &XNonce::from(nonce_bytes),
-                Payload {
-                    msg: &plain,
-                    aad: kind.associated_data(),
-                },
-            )
-            .expect("XChaCha20-Poly1305 encryption of a small buffer cannot fail");
-        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-        out.extend_from_slice(&nonce_bytes);
-        out.extend_from_slice(&sealed);
-        URL_SAFE_NO_PAD.encode(out)
+        self.key.seal_text(kind.associated_data(), &plain)
     }
 
     /// The payload, if `text` was sealed by this key for this kind and is intact. Expiry is the
     /// caller's check, so it can tell "expired" from "forged" where the answer differs.
     pub fn open<T: DeserializeOwned>(&self, kind: Kind, text: &str) -> Option<T> {
-        if text.len() > MAX_SEALED_LEN {
-            return None;
-        }
-        let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
-        if raw.len() < NONCE_LEN + TAG_LEN {
-            return None;
-        }
-        let (nonce_bytes, sealed) = raw.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce_bytes.try_into().ok()?;
         let plain = self
-            .cipher
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: sealed,
-                    aad: kind.associated_data(),
-                },
-            )
+            .key
+            .open_text(kind.associated_data(), text, MAX_SEALED_LEN)
             .ok()?;
         serde_json::from_slice(&plain).ok()
     }
@@ -107,6 +72,8 @@ impl Sealer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde::Deserialize;
 
     #[derive(Debug, Serialize, Deserialize, PartialEq)]

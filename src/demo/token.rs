@@ -6,13 +6,13 @@
 
 use super::DemoProvider;
 use super::codes::Redemption;
-use super::params::{Params, form_decode};
 use super::sealed::Kind;
+use crate::query::{StrictQuery as Params, form_decode};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -222,7 +222,7 @@ impl DemoProvider {
         match (&grant.code_challenge, params.get("code_verifier")) {
             (None, None) => {}
             (Some(challenge), Some(verifier)) => {
-                if !verifier_matches(verifier, challenge) {
+                if !crate::oauth::pkce::verifier_matches(verifier, challenge) {
                     return Err(TokenError::InvalidGrant("code_verifier was incorrect"));
                 }
             }
@@ -315,15 +315,6 @@ fn basic_credentials(value: &HeaderValue) -> Option<(String, String)> {
 
 /// RFC 7636 §4.1 (43 to 128 unreserved characters) and §4.6:
 /// `BASE64URL(SHA256(verifier)) == challenge`, compared in constant time.
-fn verifier_matches(verifier: &str, challenge: &str) -> bool {
-    let well_formed = (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
-}
-
 /// RFC 6749 §5.1: token responses, errors included, are never cached.
 fn no_store(builder: &mut actix_web::HttpResponseBuilder) {
     builder

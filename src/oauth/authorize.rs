@@ -1,13 +1,14 @@
 //! The authorization request (RFC 6749 §4.1.1 with PKCE): where `/signin/{ticket}` sends the
 //! browser.
 
-use super::pkce::s256_challenge;
 use super::provider::Provider;
+use crate::secrets::State;
 use url::Url;
 
 /// Builds the provider's authorize URL. The `state` is the fresh single-use value of this
-/// attempt, never the session ID; the redirect URI is the configured one, never the request's.
-pub fn authorize_url(provider: &Provider, state: &str, verifier: &str) -> Url {
+/// attempt, never the session ID; the redirect URI is the configured one, never the request's;
+/// `code_challenge` is the S256 challenge of this attempt's verifier.
+pub fn authorize_url(provider: &Provider, state: &State, code_challenge: &str) -> Url {
     let mut url = provider.authorize_url.clone();
     {
         let mut query = url.query_pairs_mut();
@@ -15,13 +16,13 @@ pub fn authorize_url(provider: &Provider, state: &str, verifier: &str) -> Url {
             .append_pair("response_type", "code")
             .append_pair("client_id", &provider.client_id)
             .append_pair("redirect_uri", &provider.redirect_uri)
-            .append_pair("state", state);
+            .append_pair("state", state.expose());
         if !provider.scopes.is_empty() {
             query.append_pair("scope", &provider.scopes.join(" "));
         }
         if provider.pkce {
             query
-                .append_pair("code_challenge", &s256_challenge(verifier))
+                .append_pair("code_challenge", code_challenge)
                 .append_pair("code_challenge_method", "S256");
         }
         for (key, value) in &provider.extra_authorize_params {

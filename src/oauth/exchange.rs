@@ -3,7 +3,7 @@
 //! and never follows redirects, so a slow or odd provider cannot hold a worker.
 
 use super::provider::Provider;
-use crate::sensitive::Sensitive;
+use crate::secrets::{AccessToken, AuthorizationCode, PkceVerifier, RefreshToken};
 use crate::settings::ClientAuth;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -14,20 +14,20 @@ const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenSet {
-    pub access_token: Sensitive,
+    pub access_token: AccessToken,
     pub token_type: String,
     pub expires_in: Option<u64>,
     pub scope: Option<String>,
-    pub refresh_token: Option<Sensitive>,
+    pub refresh_token: Option<RefreshToken>,
 }
 
 #[derive(Deserialize)]
 struct TokenResponse {
-    access_token: Option<Sensitive>,
+    access_token: Option<AccessToken>,
     token_type: Option<String>,
     expires_in: Option<serde_json::Value>,
     scope: Option<String>,
-    refresh_token: Option<Sensitive>,
+    refresh_token: Option<RefreshToken>,
 }
 
 #[derive(Deserialize)]
@@ -95,8 +95,8 @@ impl TokenClient {
     pub async fn exchange_code(
         &self,
         provider: &Provider,
-        code: &Sensitive,
-        verifier: &Sensitive,
+        code: &AuthorizationCode,
+        verifier: &PkceVerifier,
     ) -> Result<TokenSet, ExchangeError> {
         let mut form: Vec<(&str, &str)> = vec![
             ("grant_type", "authorization_code"),
@@ -112,7 +112,7 @@ impl TokenClient {
     pub async fn refresh(
         &self,
         provider: &Provider,
-        refresh_token: &Sensitive,
+        refresh_token: &RefreshToken,
     ) -> Result<TokenSet, ExchangeError> {
         let form = vec![
             ("grant_type", "refresh_token"),
@@ -167,8 +167,10 @@ impl TokenClient {
         })
         .await
         .unwrap_or(Err(ExchangeError::Timeout));
-        metrics::histogram!("oauth_broker_token_endpoint_seconds", "provider" => provider.name.clone())
-            .record(started.elapsed().as_secs_f64());
+        crate::telemetry::catalog::token_endpoint_latency(
+            &provider.name,
+            started.elapsed().as_secs_f64(),
+        );
         outcome
     }
 }

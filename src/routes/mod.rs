@@ -1,10 +1,11 @@
-//! The HTTP routes, each thin: they read the request, call into the store, the OAuth client
-//! or the hub, and answer.
+//! The HTTP routes, each thin: they read the request, call the sign-in step it names (or the
+//! hub), and answer. None uses another as a helper library: what two share (the per-address
+//! limit, the pages) lives in its own module.
 
 pub mod complete;
 pub mod extension;
 pub mod health;
-pub mod query;
+pub mod request_limit;
 pub mod signin;
 pub mod ws;
 

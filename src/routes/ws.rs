@@ -1,14 +1,19 @@
 //! `GET /ws`: the WebSocket upgrade. Checks the origin and the connection limit, resolves
-//! `?resume=`, then answers `101` with a `Connection` actor for `ws::upgrade` to start on the
-//! socket.
+//! `?resume=`, then answers `101` with a `Connection` actor for the transport
+//! (`transport::upgrade`) to start on the socket.
 
-use crate::access_log::ClientIp;
+use crate::access_log::client_ip;
 use crate::broker::Broker;
 use crate::limits::{Decision, Limit};
 use crate::oauth::TokenClient;
+use crate::query::StrictQuery;
 use crate::random;
-use crate::ws::connection::Connection;
-use crate::ws::upgrade::PendingSession;
+use crate::secrets::ResumeSecret;
+use crate::telemetry::catalog;
+use crate::transport::upgrade::PendingSession;
+use crate::ws::connection::{Connection, ConnectionParts};
+use crate::ws::hub::SessionHub;
+use actix::Addr;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
@@ -21,6 +26,7 @@ pub async fn upgrade(
     req: HttpRequest,
     broker: web::Data<Broker>,
     tokens: web::Data<TokenClient>,
+    hub: web::Data<Addr<SessionHub>>,
 ) -> HttpResponse {
     if broker.is_draining() {
         return refuse_unavailable("this replica is shutting down; reconnect");
@@ -36,7 +42,7 @@ pub async fn upgrade(
             })
             .unwrap_or(false);
         if !allowed {
-            metrics::counter!("oauth_broker_rejected_total", "reason" => "origin").increment(1);
+            catalog::rejected("origin");
             return HttpResponse::Forbidden()
                 .content_type("text/plain; charset=utf-8")
                 .body("WebSocket origin not allowed; add it to sessions.allowed_origins\n");
@@ -46,8 +52,7 @@ pub async fn upgrade(
     let mut response = match ws::handshake(&req) {
         Ok(mut accept) => accept.finish(),
         Err(e) => {
-            metrics::counter!("oauth_broker_rejected_total", "reason" => "bad_handshake")
-                .increment(1);
+            catalog::rejected("bad_handshake");
             return HttpResponse::from_error(e);
         }
     };
@@ -65,8 +70,7 @@ pub async fn upgrade(
     let resume = match resume_param(req.query_string()) {
         Ok(resume) => resume,
         Err(InvalidResume) => {
-            metrics::counter!("oauth_broker_rejected_total", "reason" => "invalid_resume")
-                .increment(1);
+            catalog::rejected("invalid_resume");
             return HttpResponse::BadRequest()
                 .content_type("text/plain; charset=utf-8")
                 .body("the only query parameter of /ws is one resume secret\n");
@@ -74,8 +78,7 @@ pub async fn upgrade(
     };
 
     let Some(slot) = broker.reserve_session() else {
-        metrics::counter!("oauth_broker_rejected_total", "reason" => "max_connections")
-            .increment(1);
+        catalog::rejected("max_connections");
         return refuse_unavailable("too many connections; try again shortly");
     };
 
@@ -87,22 +90,22 @@ pub async fn upgrade(
             Err(_) => {
                 // The store may still be coming up (a replica just restarted): a new session
                 // now would lose the old one for good, so let the page retry its resume.
-                metrics::counter!("oauth_broker_rejected_total", "reason" => "store_unavailable")
-                    .increment(1);
+                catalog::rejected("store_unavailable");
                 return refuse_unavailable(
                     "the shared store is not reachable yet; try again shortly",
                 );
             }
         },
     };
-    let connection = Connection::new(
-        broker.clone(),
-        tokens.get_ref().clone(),
+    let connection = Connection::new(ConnectionParts {
+        broker: broker.clone(),
+        tokens: tokens.get_ref().clone(),
+        hub: hub.get_ref().clone(),
         session,
         resume_failed,
         client,
         slot,
-    );
+    });
     let max_size = broker.settings.sessions.max_message_bytes;
     response.extensions_mut().insert(PendingSession {
         connection,
@@ -119,39 +122,26 @@ fn refuse_unavailable(why: &str) -> HttpResponse {
         .body(format!("{why}\n"))
 }
 
-/// The client address the access log worked out, as a rate-limit subject.
-pub fn client_ip(req: &HttpRequest) -> String {
-    use actix_web::HttpMessage;
-    req.extensions()
-        .get::<ClientIp>()
-        .map(|c| c.0.to_string())
-        .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
 /// A `/ws` query that is anything but one well-formed `resume` secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidResume;
 
 /// `None` without a query; `Some(secret)` for exactly one well-formed `resume`.
-pub fn resume_param(query: &str) -> Result<Option<String>, InvalidResume> {
-    if query.is_empty() {
-        return Ok(None);
+pub fn resume_param(query: &str) -> Result<Option<ResumeSecret>, InvalidResume> {
+    let query = StrictQuery::parse(query.as_bytes()).map_err(|_| InvalidResume)?;
+    if query.names().any(|name| name != "resume") {
+        return Err(InvalidResume);
     }
-    let mut found = None;
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if key != "resume" || found.is_some() {
-            return Err(InvalidResume);
+    match query.get("resume") {
+        None => Ok(None),
+        Some(value)
+            if value.len() <= MAX_RESUME_LEN
+                && value.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            Ok(Some(ResumeSecret::new(value)))
         }
-        if value.is_empty() {
-            continue;
-        }
-        if value.len() > MAX_RESUME_LEN || !value.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(InvalidResume);
-        }
-        found = Some(value.into_owned());
+        Some(_) => Err(InvalidResume),
     }
-    Ok(found)
 }
 
 /// `scheme://host[:port]`, lower case, default ports dropped, as browsers send `Origin`.
@@ -169,7 +159,10 @@ mod tests {
     #[test]
     fn resume_parameter_is_strict() {
         assert_eq!(resume_param(""), Ok(None));
-        assert_eq!(resume_param("resume=abc"), Ok(Some("abc".into())));
+        assert_eq!(
+            resume_param("resume=abc"),
+            Ok(Some(ResumeSecret::new("abc")))
+        );
         assert_eq!(resume_param("resume="), Ok(None));
         assert!(resume_param("resume=a&resume=b").is_err());
         assert!(resume_param("other=1").is_err());

@@ -4,6 +4,7 @@
 
 use super::{ConfirmOutcome, HeldGrant, PendingAuthorization, SigninTicket, code_matches};
 use crate::clock::SharedClock;
+use crate::secrets::{ResumeSecret, SessionId, State, Ticket};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -26,7 +27,7 @@ pub struct MemoryStore {
     tickets: Table<SigninTicket>,
     pending: Table<PendingAuthorization>,
     held: Table<HeldGrant>,
-    resume: Table<String>,
+    resume: Table<SessionId>,
     parked: Table<Vec<String>>,
 }
 
@@ -68,27 +69,28 @@ impl MemoryStore {
             .map(|e| e.value)
     }
 
-    pub fn put_ticket(&self, ticket: &str, value: SigninTicket, ttl_secs: u64) {
-        self.put(&self.tickets, ticket, value, ttl_secs);
+    pub fn put_ticket(&self, ticket: &Ticket, value: SigninTicket, ttl_secs: u64) {
+        self.put(&self.tickets, ticket.expose(), value, ttl_secs);
     }
 
-    pub fn take_ticket(&self, ticket: &str) -> Option<SigninTicket> {
-        self.take(&self.tickets, ticket)
+    pub fn take_ticket(&self, ticket: &Ticket) -> Option<SigninTicket> {
+        self.take(&self.tickets, ticket.expose())
     }
 
-    pub fn put_pending(&self, state: &str, value: PendingAuthorization, ttl_secs: u64) {
-        self.put(&self.pending, state, value, ttl_secs);
+    pub fn put_pending(&self, state: &State, value: PendingAuthorization, ttl_secs: u64) {
+        self.put(&self.pending, state.expose(), value, ttl_secs);
     }
 
-    pub fn take_pending(&self, state: &str) -> Option<PendingAuthorization> {
-        self.take(&self.pending, state)
+    pub fn take_pending(&self, state: &State) -> Option<PendingAuthorization> {
+        self.take(&self.pending, state.expose())
     }
 
-    pub fn hold_grant(&self, session: &str, grant: HeldGrant, ttl_secs: u64) {
-        self.put(&self.held, session, grant, ttl_secs);
+    pub fn hold_grant(&self, session: &SessionId, grant: HeldGrant, ttl_secs: u64) {
+        self.put(&self.held, session.expose(), grant, ttl_secs);
     }
 
-    pub fn confirm(&self, session: &str, typed: &str) -> ConfirmOutcome {
+    pub fn confirm(&self, session: &SessionId, typed: &str) -> ConfirmOutcome {
+        let session = session.expose();
         let now = self.clock.now_millis();
         let mut held = lock(&self.held);
         let Some(entry) = held.get_mut(session) else {
@@ -113,37 +115,39 @@ impl MemoryStore {
         }
     }
 
-    pub fn register_resume(&self, secret: &str, session: &str, _ttl_secs: u64) {
+    pub fn register_resume(&self, secret: &ResumeSecret, session: &SessionId, _ttl_secs: u64) {
         // In one process the connection itself releases the secret when it drops, so no
         // expiry is needed while it is live.
         lock(&self.resume).insert(
-            secret.to_owned(),
+            secret.expose().to_owned(),
             Expiring {
-                value: session.to_owned(),
+                value: session.clone(),
                 expires_at: None,
             },
         );
     }
 
-    pub fn release_resume(&self, secret: &str, grace_secs: u64) {
+    pub fn release_resume(&self, secret: &ResumeSecret, grace_secs: u64) {
         let deadline = self.deadline(grace_secs);
-        if let Some(entry) = lock(&self.resume).get_mut(secret) {
+        if let Some(entry) = lock(&self.resume).get_mut(secret.expose()) {
             entry.expires_at = deadline;
         }
     }
 
-    pub fn take_resume(&self, secret: &str) -> Option<String> {
-        self.take(&self.resume, secret)
+    pub fn take_resume(&self, secret: &ResumeSecret) -> Option<SessionId> {
+        self.take(&self.resume, secret.expose())
     }
 
-    pub fn park(&self, session: &str, frame: &str, ttl_secs: u64) {
+    pub fn park(&self, session: &SessionId, frame: &str, ttl_secs: u64) {
         let now = self.clock.now_millis();
         let deadline = self.deadline(ttl_secs);
         let mut parked = lock(&self.parked);
-        let entry = parked.entry(session.to_owned()).or_insert(Expiring {
-            value: Vec::new(),
-            expires_at: deadline,
-        });
+        let entry = parked
+            .entry(session.expose().to_owned())
+            .or_insert(Expiring {
+                value: Vec::new(),
+                expires_at: deadline,
+            });
         if !entry.live(now) {
             entry.value.clear();
         }
@@ -153,8 +157,9 @@ impl MemoryStore {
         }
     }
 
-    pub fn take_parked(&self, session: &str) -> Vec<String> {
-        self.take(&self.parked, session).unwrap_or_default()
+    pub fn take_parked(&self, session: &SessionId) -> Vec<String> {
+        self.take(&self.parked, session.expose())
+            .unwrap_or_default()
     }
 
     /// Drops every expired record; called periodically.
@@ -178,7 +183,7 @@ impl MemoryStore {
 mod tests {
     use super::*;
     use crate::clock::AdjustableClock;
-    use crate::sensitive::Sensitive;
+    use crate::secrets::{AccessToken, ConfirmationCode};
     use std::sync::Arc;
 
     fn store() -> (Arc<AdjustableClock>, MemoryStore) {
@@ -188,7 +193,7 @@ mod tests {
 
     fn ticket() -> SigninTicket {
         SigninTicket {
-            session: "s".into(),
+            session: SessionId::new("s"),
             provider: "demo".into(),
         }
     }
@@ -196,12 +201,12 @@ mod tests {
     fn grant(code: &str, attempts: u32) -> HeldGrant {
         HeldGrant {
             provider: "demo".into(),
-            access_token: Sensitive::new("at"),
+            access_token: AccessToken::new("at"),
             token_type: "Bearer".into(),
             expires_in: Some(3600),
             scope: None,
             refresh_token: None,
-            code: Sensitive::new(code),
+            code: ConfirmationCode::new(code),
             attempts_left: attempts,
         }
     }
@@ -209,70 +214,85 @@ mod tests {
     #[test]
     fn tickets_are_single_use() {
         let (_, s) = store();
-        s.put_ticket("t", ticket(), 60);
-        assert_eq!(s.take_ticket("t"), Some(ticket()));
-        assert_eq!(s.take_ticket("t"), None);
+        s.put_ticket(&Ticket::new("t"), ticket(), 60);
+        assert_eq!(s.take_ticket(&Ticket::new("t")), Some(ticket()));
+        assert_eq!(s.take_ticket(&Ticket::new("t")), None);
     }
 
     #[test]
     fn tickets_expire() {
         let (clock, s) = store();
-        s.put_ticket("t", ticket(), 60);
+        s.put_ticket(&Ticket::new("t"), ticket(), 60);
         clock.advance_secs(61);
-        assert_eq!(s.take_ticket("t"), None);
+        assert_eq!(s.take_ticket(&Ticket::new("t")), None);
     }
 
     #[test]
     fn wrong_codes_are_counted_and_end_the_attempt() {
         let (_, s) = store();
-        s.hold_grant("s", grant("ABCD2345", 2), 60);
+        s.hold_grant(&SessionId::new("s"), grant("ABCD2345", 2), 60);
         assert_eq!(
-            s.confirm("s", "XXXX"),
+            s.confirm(&SessionId::new("s"), "XXXX"),
             ConfirmOutcome::WrongCode { attempts_left: 1 }
         );
-        assert_eq!(s.confirm("s", "XXXX"), ConfirmOutcome::TooManyAttempts);
-        assert_eq!(s.confirm("s", "ABCD2345"), ConfirmOutcome::NothingHeld);
+        assert_eq!(
+            s.confirm(&SessionId::new("s"), "XXXX"),
+            ConfirmOutcome::TooManyAttempts
+        );
+        assert_eq!(
+            s.confirm(&SessionId::new("s"), "ABCD2345"),
+            ConfirmOutcome::NothingHeld
+        );
     }
 
     #[test]
     fn the_right_code_releases_once_and_tolerates_typing() {
         let (_, s) = store();
-        s.hold_grant("s", grant("ABCD2345", 5), 60);
+        s.hold_grant(&SessionId::new("s"), grant("ABCD2345", 5), 60);
         assert!(matches!(
-            s.confirm("s", "abcd-2345 "),
+            s.confirm(&SessionId::new("s"), "abcd-2345 "),
             ConfirmOutcome::Granted(_)
         ));
-        assert_eq!(s.confirm("s", "ABCD2345"), ConfirmOutcome::NothingHeld);
+        assert_eq!(
+            s.confirm(&SessionId::new("s"), "ABCD2345"),
+            ConfirmOutcome::NothingHeld
+        );
     }
 
     #[test]
     fn resume_secrets_last_while_live_then_for_the_grace_only() {
         let (clock, s) = store();
-        s.register_resume("r", "s", 0);
+        s.register_resume(&ResumeSecret::new("r"), &SessionId::new("s"), 0);
         clock.advance_secs(10_000);
-        s.release_resume("r", 120);
+        s.release_resume(&ResumeSecret::new("r"), 120);
         clock.advance_secs(119);
-        assert_eq!(s.take_resume("r"), Some("s".into()));
-        s.register_resume("r2", "s", 0);
-        s.release_resume("r2", 120);
+        assert_eq!(
+            s.take_resume(&ResumeSecret::new("r")),
+            Some(SessionId::new("s"))
+        );
+        s.register_resume(&ResumeSecret::new("r2"), &SessionId::new("s"), 0);
+        s.release_resume(&ResumeSecret::new("r2"), 120);
         clock.advance_secs(121);
-        assert_eq!(s.take_resume("r2"), None);
+        assert_eq!(s.take_resume(&ResumeSecret::new("r2")), None);
     }
 
     #[test]
     fn parked_frames_come_out_once_in_order() {
         let (_, s) = store();
-        s.park("s", "a", 60);
-        s.park("s", "b", 60);
-        assert_eq!(s.take_parked("s"), vec!["a".to_owned(), "b".to_owned()]);
-        assert!(s.take_parked("s").is_empty());
+        s.park(&SessionId::new("s"), "a", 60);
+        s.park(&SessionId::new("s"), "b", 60);
+        assert_eq!(
+            s.take_parked(&SessionId::new("s")),
+            vec!["a".to_owned(), "b".to_owned()]
+        );
+        assert!(s.take_parked(&SessionId::new("s")).is_empty());
     }
 
     #[test]
     fn sweep_drops_expired_records() {
         let (clock, s) = store();
-        s.put_ticket("t", ticket(), 1);
-        s.park("x", "f", 1);
+        s.put_ticket(&Ticket::new("t"), ticket(), 1);
+        s.park(&SessionId::new("x"), "f", 1);
         clock.advance_secs(2);
         assert_eq!(s.sweep(), 2);
     }

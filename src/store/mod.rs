@@ -10,7 +10,10 @@ pub mod memory;
 pub mod redis_store;
 
 use crate::oauth::TokenSet;
-use crate::sensitive::Sensitive;
+use crate::secrets::{
+    AccessToken, ConfirmationCode, PkceVerifier, RefreshToken, ResumeSecret, SessionId, State,
+    Ticket,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -20,34 +23,34 @@ pub use redis_store::{RedisStore, StoreEvent};
 /// What `/signin/{ticket}` needs: who asked, and for which provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigninTicket {
-    pub session: String,
+    pub session: SessionId,
     pub provider: String,
 }
 
 /// An authorization in flight, keyed by its `state`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAuthorization {
-    pub session: String,
+    pub session: SessionId,
     pub provider: String,
-    pub verifier: Sensitive,
+    pub verifier: PkceVerifier,
 }
 
 /// Tokens waiting for the person to type the confirmation code into the extension.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldGrant {
     pub provider: String,
-    pub access_token: Sensitive,
+    pub access_token: AccessToken,
     pub token_type: String,
     pub expires_in: Option<u64>,
     pub scope: Option<String>,
-    pub refresh_token: Option<Sensitive>,
+    pub refresh_token: Option<RefreshToken>,
     /// The code shown on the completion page, normalised (upper case, no separators).
-    pub code: Sensitive,
+    pub code: ConfirmationCode,
     pub attempts_left: u32,
 }
 
 impl HeldGrant {
-    pub fn new(provider: &str, tokens: TokenSet, code: &str, attempts: u32) -> Self {
+    pub fn new(provider: &str, tokens: TokenSet, code: &ConfirmationCode, attempts: u32) -> Self {
         Self {
             provider: provider.to_owned(),
             access_token: tokens.access_token,
@@ -55,7 +58,7 @@ impl HeldGrant {
             expires_in: tokens.expires_in,
             scope: tokens.scope,
             refresh_token: tokens.refresh_token,
-            code: Sensitive::new(code),
+            code: code.clone(),
             attempts_left: attempts,
         }
     }
@@ -88,7 +91,7 @@ pub enum StoreError {
 
 /// Constant-time comparison of a typed code with the held one, after normalising what people
 /// type (lower case, spaces, hyphens).
-pub fn code_matches(held: &Sensitive, typed: &str) -> bool {
+pub fn code_matches(held: &ConfirmationCode, typed: &str) -> bool {
     use subtle::ConstantTimeEq;
     let typed = normalise_code(typed);
     let held = held.expose().as_bytes();
@@ -114,7 +117,7 @@ pub enum SigninStore {
 impl SigninStore {
     pub async fn put_ticket(
         &self,
-        ticket: &str,
+        ticket: &Ticket,
         value: &SigninTicket,
         ttl_secs: u64,
     ) -> Result<(), StoreError> {
@@ -127,7 +130,7 @@ impl SigninStore {
         }
     }
 
-    pub async fn take_ticket(&self, ticket: &str) -> Result<Option<SigninTicket>, StoreError> {
+    pub async fn take_ticket(&self, ticket: &Ticket) -> Result<Option<SigninTicket>, StoreError> {
         match self {
             SigninStore::Memory(m) => Ok(m.take_ticket(ticket)),
             SigninStore::Redis(r) => r.take_ticket(ticket).await,
@@ -136,22 +139,22 @@ impl SigninStore {
 
     pub async fn put_pending(
         &self,
-        state: &str,
-        value: &PendingAuthorization,
+        state: &State,
+        value: PendingAuthorization,
         ttl_secs: u64,
     ) -> Result<(), StoreError> {
         match self {
             SigninStore::Memory(m) => {
-                m.put_pending(state, value.clone(), ttl_secs);
+                m.put_pending(state, value, ttl_secs);
                 Ok(())
             }
-            SigninStore::Redis(r) => r.put_pending(state, value, ttl_secs).await,
+            SigninStore::Redis(r) => r.put_pending(state, &value, ttl_secs).await,
         }
     }
 
     pub async fn take_pending(
         &self,
-        state: &str,
+        state: &State,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
         match self {
             SigninStore::Memory(m) => Ok(m.take_pending(state)),
@@ -162,7 +165,7 @@ impl SigninStore {
     /// Holds a grant for a session, replacing any earlier one (the latest sign-in wins).
     pub async fn hold_grant(
         &self,
-        session: &str,
+        session: &SessionId,
         grant: &HeldGrant,
         ttl_secs: u64,
     ) -> Result<(), StoreError> {
@@ -176,7 +179,11 @@ impl SigninStore {
     }
 
     /// Checks a typed code; a right code releases the grant (once), a wrong one uses an attempt.
-    pub async fn confirm(&self, session: &str, typed: &str) -> Result<ConfirmOutcome, StoreError> {
+    pub async fn confirm(
+        &self,
+        session: &SessionId,
+        typed: &str,
+    ) -> Result<ConfirmOutcome, StoreError> {
         match self {
             SigninStore::Memory(m) => Ok(m.confirm(session, typed)),
             SigninStore::Redis(r) => r.confirm(session, typed).await,
@@ -186,8 +193,8 @@ impl SigninStore {
     /// Remembers the resume secret of a connected session.
     pub async fn register_resume(
         &self,
-        secret: &str,
-        session: &str,
+        secret: &ResumeSecret,
+        session: &SessionId,
         ttl_secs: u64,
     ) -> Result<(), StoreError> {
         match self {
@@ -200,7 +207,11 @@ impl SigninStore {
     }
 
     /// The session dropped: its secret stays valid for the grace period only.
-    pub async fn release_resume(&self, secret: &str, grace_secs: u64) -> Result<(), StoreError> {
+    pub async fn release_resume(
+        &self,
+        secret: &ResumeSecret,
+        grace_secs: u64,
+    ) -> Result<(), StoreError> {
         match self {
             SigninStore::Memory(m) => {
                 m.release_resume(secret, grace_secs);
@@ -211,7 +222,10 @@ impl SigninStore {
     }
 
     /// Single use: a resumed session gets a new secret in its `hello`.
-    pub async fn take_resume(&self, secret: &str) -> Result<Option<String>, StoreError> {
+    pub async fn take_resume(
+        &self,
+        secret: &ResumeSecret,
+    ) -> Result<Option<SessionId>, StoreError> {
         match self {
             SigninStore::Memory(m) => Ok(m.take_resume(secret)),
             SigninStore::Redis(r) => r.take_resume(secret).await,
@@ -219,7 +233,12 @@ impl SigninStore {
     }
 
     /// Keeps a serialised frame for a session that is not connected here.
-    pub async fn park(&self, session: &str, frame: &str, ttl_secs: u64) -> Result<(), StoreError> {
+    pub async fn park(
+        &self,
+        session: &SessionId,
+        frame: &str,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
         match self {
             SigninStore::Memory(m) => {
                 m.park(session, frame, ttl_secs);
@@ -230,7 +249,7 @@ impl SigninStore {
     }
 
     /// Takes every frame parked for a session, in order; a second call gets none of them.
-    pub async fn take_parked(&self, session: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn take_parked(&self, session: &SessionId) -> Result<Vec<String>, StoreError> {
         match self {
             SigninStore::Memory(m) => Ok(m.take_parked(session)),
             SigninStore::Redis(r) => r.take_parked(session).await,
@@ -239,7 +258,11 @@ impl SigninStore {
 
     /// Keeps a connected session's resume secret alive (Redis only: in one process the
     /// connection's own drop starts the grace period).
-    pub async fn touch_resume(&self, secret: &str, ttl_secs: u64) -> Result<(), StoreError> {
+    pub async fn touch_resume(
+        &self,
+        secret: &ResumeSecret,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
         match self {
             SigninStore::Memory(_) => Ok(()),
             SigninStore::Redis(r) => r.touch_resume(secret, ttl_secs).await,

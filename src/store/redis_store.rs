@@ -9,7 +9,8 @@
 //! (with back-off, saying so in the log) while `/readyz` answers 503.
 
 use super::{ConfirmOutcome, HeldGrant, PendingAuthorization, SigninTicket, StoreError};
-use crate::seal::RefreshSealer;
+use crate::sealing::SealingKey;
+use crate::secrets::{ResumeSecret, SessionId, State, Ticket};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind, Script, Value};
 use sha2::{Digest, Sha256};
@@ -22,7 +23,7 @@ use tokio::sync::mpsc;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreEvent {
     /// A frame was parked for this session, maybe by another replica.
-    Parked(String),
+    Parked(SessionId),
     /// Redis is back after an outage: look for frames parked meanwhile.
     Reconnected,
 }
@@ -37,7 +38,7 @@ pub struct RedisStore {
     /// Subscriptions only; held so its background task lives.
     subscriber: RwLock<Option<ConnectionManager>>,
     prefix: String,
-    sealer: RefreshSealer,
+    sealer: SealingKey,
     healthy: AtomicBool,
     channel: String,
     take_list: Script,
@@ -49,7 +50,7 @@ impl RedisStore {
     pub fn start(
         url: String,
         prefix: String,
-        sealer: RefreshSealer,
+        sealer: SealingKey,
         events: mpsc::UnboundedSender<StoreEvent>,
     ) -> Arc<Self> {
         let store = Arc::new(Self {
@@ -89,7 +90,7 @@ impl RedisStore {
                             && ch.as_slice() == channel.as_bytes()
                             && let Ok(session) = String::from_utf8(session.clone())
                         {
-                            let _ = pushes.send(StoreEvent::Parked(session));
+                            let _ = pushes.send(StoreEvent::Parked(SessionId::new(session)));
                         }
                     }
                     PushKind::Disconnection => {
@@ -198,20 +199,17 @@ impl RedisStore {
         format!("{}{kind}:{hex}", self.prefix)
     }
 
-    fn session_key(&self, kind: &str, session: &str) -> String {
-        format!("{}{kind}:{session}", self.prefix)
+    fn session_key(&self, kind: &str, session: &SessionId) -> String {
+        format!("{}{kind}:{}", self.prefix, session.expose())
     }
 
     fn seal<T: serde::Serialize>(&self, kind: &str, value: &T) -> Vec<u8> {
         let json = serde_json::to_vec(value).expect("records serialise");
-        self.sealer.seal_record(context(kind).as_bytes(), &json)
+        self.sealer.seal(context(kind).as_bytes(), &json)
     }
 
     fn open<T: serde::de::DeserializeOwned>(&self, kind: &str, sealed: &[u8]) -> Option<T> {
-        let plain = self
-            .sealer
-            .open_record(context(kind).as_bytes(), sealed)
-            .ok()?;
+        let plain = self.sealer.open(context(kind).as_bytes(), sealed).ok()?;
         serde_json::from_slice(&plain).ok()
     }
 
@@ -241,36 +239,38 @@ impl RedisStore {
 
     pub async fn put_ticket(
         &self,
-        ticket: &str,
+        ticket: &Ticket,
         value: &SigninTicket,
         ttl: u64,
     ) -> Result<(), StoreError> {
-        self.put("ticket", self.key("t", ticket), value, ttl).await
+        self.put("ticket", self.key("t", ticket.expose()), value, ttl)
+            .await
     }
 
-    pub async fn take_ticket(&self, ticket: &str) -> Result<Option<SigninTicket>, StoreError> {
-        self.take("ticket", self.key("t", ticket)).await
+    pub async fn take_ticket(&self, ticket: &Ticket) -> Result<Option<SigninTicket>, StoreError> {
+        self.take("ticket", self.key("t", ticket.expose())).await
     }
 
     pub async fn put_pending(
         &self,
-        state: &str,
+        state: &State,
         value: &PendingAuthorization,
         ttl: u64,
     ) -> Result<(), StoreError> {
-        self.put("pending", self.key("s", state), value, ttl).await
+        self.put("pending", self.key("s", state.expose()), value, ttl)
+            .await
     }
 
     pub async fn take_pending(
         &self,
-        state: &str,
+        state: &State,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
-        self.take("pending", self.key("s", state)).await
+        self.take("pending", self.key("s", state.expose())).await
     }
 
     pub async fn hold_grant(
         &self,
-        session: &str,
+        session: &SessionId,
         grant: &HeldGrant,
         ttl: u64,
     ) -> Result<(), StoreError> {
@@ -295,7 +295,11 @@ impl RedisStore {
             .map_err(unavailable)
     }
 
-    pub async fn confirm(&self, session: &str, typed: &str) -> Result<ConfirmOutcome, StoreError> {
+    pub async fn confirm(
+        &self,
+        session: &SessionId,
+        typed: &str,
+    ) -> Result<ConfirmOutcome, StoreError> {
         let mut conn = self.manager()?;
         let typed = code_digest(&super::normalise_code(typed));
         let reply: (i64, Value) = self
@@ -320,34 +324,43 @@ impl RedisStore {
 
     pub async fn register_resume(
         &self,
-        secret: &str,
-        session: &str,
+        secret: &ResumeSecret,
+        session: &SessionId,
         ttl: u64,
     ) -> Result<(), StoreError> {
         let mut conn = self.manager()?;
-        conn.set_ex::<_, _, ()>(self.key("r", secret), session, ttl.max(1))
+        conn.set_ex::<_, _, ()>(self.key("r", secret.expose()), session.expose(), ttl.max(1))
             .await
             .map_err(unavailable)
     }
 
     /// Keeps a live session's resume secret from expiring (a dead replica stops touching it, so
     /// the secret then lasts only the grace period).
-    pub async fn touch_resume(&self, secret: &str, ttl: u64) -> Result<(), StoreError> {
+    pub async fn touch_resume(&self, secret: &ResumeSecret, ttl: u64) -> Result<(), StoreError> {
         let mut conn = self.manager()?;
-        conn.expire::<_, ()>(self.key("r", secret), ttl.max(1) as i64)
+        conn.expire::<_, ()>(self.key("r", secret.expose()), ttl.max(1) as i64)
             .await
             .map_err(unavailable)
     }
 
-    pub async fn release_resume(&self, secret: &str, grace: u64) -> Result<(), StoreError> {
+    pub async fn release_resume(
+        &self,
+        secret: &ResumeSecret,
+        grace: u64,
+    ) -> Result<(), StoreError> {
         self.touch_resume(secret, grace).await
     }
 
-    pub async fn take_resume(&self, secret: &str) -> Result<Option<String>, StoreError> {
+    pub async fn take_resume(
+        &self,
+        secret: &ResumeSecret,
+    ) -> Result<Option<SessionId>, StoreError> {
         let mut conn = self.manager()?;
-        conn.get_del(self.key("r", secret))
+        let session: Option<String> = conn
+            .get_del(self.key("r", secret.expose()))
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        Ok(session.map(SessionId::new))
     }
 
     /// Counts one event in a fixed window shared by every replica.
@@ -376,24 +389,24 @@ impl RedisStore {
     }
 
     /// Parks the frame, then tells every replica; the one holding the session collects it.
-    pub async fn park(&self, session: &str, frame: &str, ttl: u64) -> Result<(), StoreError> {
+    pub async fn park(&self, session: &SessionId, frame: &str, ttl: u64) -> Result<(), StoreError> {
         let mut conn = self.manager()?;
         let key = self.session_key("p", session);
         let sealed = self
             .sealer
-            .seal_record(context("frame").as_bytes(), frame.as_bytes());
+            .seal(context("frame").as_bytes(), frame.as_bytes());
         redis::pipe()
             .atomic()
             .rpush(&key, sealed)
             .ltrim(&key, 0, MAX_PARKED_PER_SESSION - 1)
             .expire(&key, ttl.max(1) as i64)
-            .publish(&self.channel, session)
+            .publish(&self.channel, session.expose())
             .query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)
     }
 
-    pub async fn take_parked(&self, session: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn take_parked(&self, session: &SessionId) -> Result<Vec<String>, StoreError> {
         let mut conn = self.manager()?;
         let sealed: Vec<Vec<u8>> = self
             .take_list
@@ -403,7 +416,7 @@ impl RedisStore {
             .map_err(unavailable)?;
         Ok(sealed
             .iter()
-            .filter_map(|s| self.sealer.open_record(context("frame").as_bytes(), s).ok())
+            .filter_map(|s| self.sealer.open(context("frame").as_bytes(), s).ok())
             .filter_map(|plain| String::from_utf8(plain).ok())
             .collect())
     }

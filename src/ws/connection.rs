@@ -1,17 +1,22 @@
-//! One extension's WebSocket: an actor that says `hello`, answers `begin`, `confirm` and
-//! `refresh`, writes what the hub delivers, keeps the heartbeat, and hands its session back to
-//! the store for `resume_grace_secs` when the socket drops.
+//! One extension's WebSocket: an actor that registers its session with the `SessionHub`, says
+//! `hello`, turns each client frame into a call of the sign-in step it names (`begin`,
+//! `confirm`, `refresh`) and the step's outcome into a frame, writes what the hub delivers,
+//! keeps the heartbeat, and hands its session back to the store for `resume_grace_secs` when
+//! the socket drops. The sign-in itself lives in `crate::signin`.
 
-use super::protocol::{ClientMessage, ErrorCode, ServerMessage};
+use super::answers;
+use super::hub::{Connect, Deliver, Disconnect, SessionHub};
+use super::protocol::{ClientMessage, ServerMessage};
 use crate::broker::{Broker, SessionSlot};
-use crate::limits::{Decision, Limit};
 use crate::oauth::TokenClient;
 use crate::random;
-use crate::sensitive::Sensitive;
-use crate::store::{ConfirmOutcome, SigninTicket};
+use crate::secrets::{ResumeSecret, SessionId};
+use crate::signin::{begin, confirm, refresh};
+use crate::telemetry::catalog::{self, DeliveryPath};
 use actix::prelude::*;
 use actix_web::web;
 use actix_web_actors::ws;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,8 +25,10 @@ static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
 pub struct Connection {
     broker: web::Data<Broker>,
     tokens: TokenClient,
-    session: String,
-    resume_secret: String,
+    /// This worker's hub.
+    hub: Addr<SessionHub>,
+    session: SessionId,
+    resume_secret: ResumeSecret,
     serial: u64,
     last_heard: Instant,
     /// Set when the session was asked to resume but its secret was unknown or expired.
@@ -34,27 +41,70 @@ pub struct Connection {
     _slot: SessionSlot,
 }
 
+/// What the `/ws` route hands a new connection.
+pub struct ConnectionParts {
+    pub broker: web::Data<Broker>,
+    pub tokens: TokenClient,
+    pub hub: Addr<SessionHub>,
+    pub session: SessionId,
+    pub resume_failed: bool,
+    pub client: String,
+    pub slot: SessionSlot,
+}
+
 impl Connection {
-    pub fn new(
-        broker: web::Data<Broker>,
-        tokens: TokenClient,
-        session: String,
-        resume_failed: bool,
-        client: String,
-        slot: SessionSlot,
-    ) -> Self {
+    pub fn new(parts: ConnectionParts) -> Self {
         Self {
-            broker,
-            tokens,
-            session,
-            resume_secret: random::opaque_token(),
+            broker: parts.broker,
+            tokens: parts.tokens,
+            hub: parts.hub,
+            session: parts.session,
+            resume_secret: random::resume_secret(),
             serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             last_heard: Instant::now(),
-            resume_failed,
-            client,
+            resume_failed: parts.resume_failed,
+            client: parts.client,
             partial: None,
-            _slot: slot,
+            _slot: parts.slot,
         }
+    }
+
+    fn handle_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        let (broker, session, client) = (
+            self.broker.clone(),
+            self.session.clone(),
+            self.client.clone(),
+        );
+        match ClientMessage::parse(text) {
+            Ok(ClientMessage::Begin { provider }) => self.answer(ctx, async move {
+                reply(begin::begin(&broker, &session, &client, provider.as_deref()).await)
+            }),
+            Ok(ClientMessage::Confirm { code }) => self.answer(ctx, async move {
+                reply(confirm::confirm(&broker, &session, &client, &code).await)
+            }),
+            Ok(ClientMessage::Refresh { refresh }) => {
+                let tokens = self.tokens.clone();
+                self.answer(ctx, async move {
+                    reply(refresh::refresh(&broker, &tokens, &refresh).await)
+                })
+            }
+            Err(e) => {
+                catalog::rejected("invalid_message");
+                let frame = ServerMessage::error(super::protocol::ErrorCode::InvalidMessage, e.0);
+                send(ctx, &frame);
+            }
+        }
+    }
+
+    /// Runs a step on this connection and writes the frame it ends with.
+    fn answer(
+        &self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        step: impl Future<Output = ServerMessage> + 'static,
+    ) {
+        step.into_actor(self)
+            .map(|frame, _, ctx| send(ctx, &frame))
+            .spawn(ctx);
     }
 
     /// Reassembles a fragmented message (RFC 6455 §5.4) within the same size limit as whole
@@ -68,7 +118,7 @@ impl Connection {
             }
             actix_http::ws::Item::FirstBinary(_) => {
                 self.partial = None;
-                self.refuse_binary(ctx);
+                refuse_binary(ctx);
                 return;
             }
             actix_http::ws::Item::Continue(bytes) => (bytes, false),
@@ -86,42 +136,19 @@ impl Connection {
         if last && let Some(whole) = self.partial.take() {
             match String::from_utf8(whole) {
                 Ok(text) => self.handle_text(&text, ctx),
-                Err(_) => {
-                    ctx.close(Some(ws::CloseReason {
-                        code: ws::CloseCode::Invalid,
-                        description: Some("text must be UTF-8".into()),
-                    }));
-                    ctx.stop();
-                }
+                Err(_) => close(ctx, ws::CloseCode::Invalid, "text must be UTF-8"),
             }
         }
     }
 
-    fn refuse_binary(&self, ctx: &mut ws::WebsocketContext<Self>) {
-        metrics::counter!("oauth_broker_rejected_total", "reason" => "invalid_message")
-            .increment(1);
-        let frame = ServerMessage::error(
-            ErrorCode::InvalidMessage,
-            "Send JSON text frames, not binary ones.",
-        );
-        self.send(ctx, &frame);
-    }
-
     fn too_big(&self, ctx: &mut ws::WebsocketContext<Self>) {
-        metrics::counter!("oauth_broker_rejected_total", "reason" => "message_too_big")
-            .increment(1);
-        ctx.close(Some(ws::CloseReason {
-            code: ws::CloseCode::Size,
-            description: Some(format!(
-                "frames are limited to {} bytes",
-                self.broker.settings.sessions.max_message_bytes
-            )),
-        }));
-        ctx.stop();
-    }
-
-    fn send(&self, ctx: &mut ws::WebsocketContext<Self>, frame: &ServerMessage) {
-        ctx.text(frame.to_json());
+        catalog::rejected("message_too_big");
+        let limit = self.broker.settings.sessions.max_message_bytes;
+        close(
+            ctx,
+            ws::CloseCode::Size,
+            &format!("frames are limited to {limit} bytes"),
+        );
     }
 
     fn heartbeat(&self, ctx: &mut ws::WebsocketContext<Self>) {
@@ -129,12 +156,8 @@ impl Connection {
         let idle = Duration::from_secs(self.broker.settings.sessions.idle_timeout_secs.max(1));
         ctx.run_interval(every, move |act, ctx| {
             if act.last_heard.elapsed() > idle {
-                log::debug!("session {} idle; closing", short(&act.session));
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Away,
-                    description: Some("idle".into()),
-                }));
-                ctx.stop();
+                log::debug!("session {} idle; closing", act.session.short());
+                close(ctx, ws::CloseCode::Away, "idle");
             } else {
                 ctx.ping(b"");
             }
@@ -163,250 +186,75 @@ impl Connection {
             .into_actor(self)
             .map(|result, _, ctx| {
                 for frame in result.unwrap_or_default() {
-                    metrics::counter!("oauth_broker_token_deliveries_total", "path" => "collected")
-                        .increment(1);
+                    catalog::delivered(DeliveryPath::Collected);
                     ctx.text(frame);
                 }
             })
             .spawn(ctx);
     }
+}
 
-    fn handle_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        match ClientMessage::parse(text) {
-            Ok(ClientMessage::Begin { provider }) => self.begin(provider, ctx),
-            Ok(ClientMessage::Confirm { code }) => self.confirm(code, ctx),
-            Ok(ClientMessage::Refresh { refresh }) => self.refresh(refresh, ctx),
-            Err(e) => {
-                metrics::counter!("oauth_broker_rejected_total", "reason" => "invalid_message")
-                    .increment(1);
-                self.send(ctx, &ServerMessage::error(ErrorCode::InvalidMessage, e.0));
-            }
-        }
-    }
-
-    fn begin(&mut self, requested: Option<String>, ctx: &mut ws::WebsocketContext<Self>) {
-        let provider = match requested.as_deref() {
-            Some(name) => self.broker.providers.get(name),
-            None => self.broker.providers.default_provider(),
-        };
-        let Some(provider) = provider.cloned() else {
-            let frame = ServerMessage::error(
-                ErrorCode::UnknownProvider,
-                format!(
-                    "This broker does not offer that provider; it offers: {}.",
-                    self.broker.providers.names().join(", ")
-                ),
-            );
-            self.send(ctx, &frame);
-            return;
-        };
-        let ticket = random::opaque_token();
-        let record = SigninTicket {
-            session: self.session.clone(),
-            provider: provider.name.clone(),
-        };
-        let ttl = self.broker.settings.signin.ticket_ttl_secs;
-        let url = format!("{}/signin/{ticket}", self.broker.callback_base);
-        let store = self.broker.store.clone();
-        let broker = self.broker.clone();
-        let (session, client) = (self.session.clone(), self.client.clone());
-        async move {
-            for (limit, subject) in [
-                (Limit::LinksPerSession, &session),
-                (Limit::LinksPerClient, &client),
-            ] {
-                if let Decision::Limited { retry_after_secs } =
-                    broker.limits.check(limit, subject).await
-                {
-                    return Err(Some(retry_after_secs));
-                }
-            }
-            store.put_ticket(&ticket, &record, ttl).await.map_err(|_| None)
-        }
-            .into_actor(self)
-            .map(move |result, act, ctx| {
-                let frame = match result {
-                    Err(Some(retry_after_secs)) => ServerMessage::provider_error(
-                        ErrorCode::RateLimited,
-                        &provider.name,
-                        format!("Too many sign-in attempts. Wait {retry_after_secs} seconds, then press Sign in again."),
-                    ),
-                    Ok(()) => {
-                        metrics::counter!("oauth_broker_signins_started_total", "provider" => provider.name.clone())
-                            .increment(1);
-                        ServerMessage::Signin {
-                            provider: provider.name.clone(),
-                            url: Sensitive::new(url),
-                            expires_in: ttl,
-                        }
-                    }
-                    Err(None) => ServerMessage::provider_error(
-                        ErrorCode::Unavailable,
-                        &provider.name,
-                        "The sign-in service is briefly unavailable. Try again in a moment.",
-                    ),
-                };
-                act.send(ctx, &frame);
-            })
-            .spawn(ctx);
-    }
-
-    fn confirm(&mut self, code: Sensitive, ctx: &mut ws::WebsocketContext<Self>) {
-        if !self.broker.settings.signin.confirm_code {
-            let frame = ServerMessage::error(
-                ErrorCode::InvalidMessage,
-                "This broker does not use confirmation codes; tokens arrive on their own.",
-            );
-            self.send(ctx, &frame);
-            return;
-        }
-        let store = self.broker.store.clone();
-        let session = self.session.clone();
-        let broker = self.broker.clone();
-        let client = self.client.clone();
-        async move {
-            if let Decision::Limited { retry_after_secs } =
-                broker.limits.check(Limit::ConfirmsPerClient, &client).await
-            {
-                return Err(Some(retry_after_secs));
-            }
-            store.confirm(&session, code.expose()).await.map_err(|_| None)
-        }
-            .into_actor(self)
-            .map(|result, act, ctx| {
-                let frame = match result {
-                    Err(Some(retry_after_secs)) => ServerMessage::error(
-                        ErrorCode::RateLimited,
-                        format!("Too many codes typed from this network. Wait {retry_after_secs} seconds and type the code again."),
-                    ),
-                    Ok(ConfirmOutcome::Granted(grant)) => {
-                        metrics::counter!("oauth_broker_signins_completed_total", "provider" => grant.provider.clone())
-                            .increment(1);
-                        act.broker.signedin(&grant.provider, grant.tokens())
-                    }
-                    Ok(ConfirmOutcome::WrongCode { attempts_left }) => {
-                        metrics::counter!("oauth_broker_rejected_total", "reason" => "bad_code")
-                            .increment(1);
-                        ServerMessage::error(
-                            ErrorCode::BadCode,
-                            format!(
-                                "That code does not match the one in the sign-in window. {attempts_left} {} left.",
-                                if attempts_left == 1 { "try" } else { "tries" }
-                            ),
-                        )
-                    }
-                    Ok(ConfirmOutcome::TooManyAttempts) => {
-                        metrics::counter!("oauth_broker_signins_failed_total", "provider" => "any", "reason" => "too_many_attempts")
-                            .increment(1);
-                        ServerMessage::error(
-                            ErrorCode::TooManyAttempts,
-                            "Too many wrong codes. For your safety this sign-in was cancelled; sign in again.",
-                        )
-                    }
-                    Ok(ConfirmOutcome::NothingHeld) => ServerMessage::error(
-                        ErrorCode::Expired,
-                        "No sign-in is waiting for a code: it finished, expired or was never started. Sign in again.",
-                    ),
-                    Err(None) => ServerMessage::error(
-                        ErrorCode::Unavailable,
-                        "The sign-in service is briefly unavailable. Type the code again in a moment.",
-                    ),
-                };
-                act.send(ctx, &frame);
-            })
-            .spawn(ctx);
-    }
-
-    fn refresh(&mut self, handle: Sensitive, ctx: &mut ws::WebsocketContext<Self>) {
-        let reauth = |provider: Option<&str>| ServerMessage::Error {
-            code: ErrorCode::ReauthRequired,
-            message: "Your sign-in can no longer be renewed. Sign in again.".into(),
-            provider: provider.map(str::to_owned),
-        };
-        let Ok(opened) = self.broker.sealer.open(handle.expose()) else {
-            metrics::counter!("oauth_broker_refreshes_total", "provider" => "unknown", "outcome" => "unreadable")
-                .increment(1);
-            self.send(ctx, &reauth(None));
-            return;
-        };
-        let Some(provider) = self.broker.providers.get(&opened.provider).cloned() else {
-            self.send(ctx, &reauth(Some(&opened.provider)));
-            return;
-        };
-        let client = self.tokens.clone();
-        let token = opened.refresh_token;
-        async move {
-            let result = client.refresh(&provider, &token).await;
-            (provider, token, result)
-        }
-        .into_actor(self)
-        .map(move |(provider, old_token, result), act, ctx| {
-            let frame = match result {
-                Ok(mut tokens) => {
-                    metrics::counter!("oauth_broker_refreshes_total", "provider" => provider.name.clone(), "outcome" => "ok")
-                        .increment(1);
-                    // Providers that do not rotate refresh tokens (RFC 6749 §6) omit it: keep
-                    // using the old one, sealed afresh.
-                    tokens.refresh_token.get_or_insert(old_token);
-                    act.broker.signedin(&provider.name, tokens)
-                }
-                Err(e) if e.needs_reauth() => {
-                    metrics::counter!("oauth_broker_refreshes_total", "provider" => provider.name.clone(), "outcome" => "reauth")
-                        .increment(1);
-                    reauth(Some(&provider.name))
-                }
-                Err(e) => {
-                    metrics::counter!("oauth_broker_refreshes_total", "provider" => provider.name.clone(), "outcome" => e.reason())
-                        .increment(1);
-                    log::warn!("refresh for provider {} failed: {e}", provider.name);
-                    ServerMessage::provider_error(
-                        ErrorCode::ProviderError,
-                        &provider.name,
-                        format!("{} did not renew the sign-in just now. Try again shortly.", provider.label),
-                    )
-                }
-            };
-            act.send(ctx, &frame);
-        })
-        .spawn(ctx);
+/// A step's outcome as the frame that answers it.
+fn reply<T, E>(result: Result<T, E>) -> ServerMessage
+where
+    ServerMessage: From<T> + for<'a> From<&'a E>,
+{
+    match result {
+        Ok(done) => done.into(),
+        Err(e) => (&e).into(),
     }
 }
 
-/// Enough of a session ID to follow it through logs without making it usable.
-pub fn short(session: &str) -> &str {
-    &session[..session.len().min(6)]
+fn send(ctx: &mut ws::WebsocketContext<Connection>, frame: &ServerMessage) {
+    ctx.text(frame.to_json());
+}
+
+fn refuse_binary(ctx: &mut ws::WebsocketContext<Connection>) {
+    catalog::rejected("invalid_message");
+    send(ctx, &answers::binary_refused());
+}
+
+fn close(ctx: &mut ws::WebsocketContext<Connection>, code: ws::CloseCode, why: &str) {
+    ctx.close(Some(ws::CloseReason {
+        code,
+        description: Some(why.into()),
+    }));
+    ctx.stop();
 }
 
 impl Actor for Connection {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        metrics::gauge!("oauth_broker_sessions_open").increment(1.0);
-        self.broker
-            .hub
-            .connect(self.session.clone(), self.serial, ctx.address().recipient());
+        catalog::session_opened();
         let hello = ServerMessage::Hello {
             session: self.session.clone(),
-            resume: Sensitive::new(self.resume_secret.clone()),
+            resume: self.resume_secret.clone(),
             providers: self.broker.providers.names(),
             heartbeat_secs: self.broker.settings.sessions.heartbeat_secs,
         };
-        self.send(ctx, &hello);
+        send(ctx, &hello);
         if self.resume_failed {
-            let frame = ServerMessage::error(
-                ErrorCode::Expired,
-                "Your earlier connection could not be resumed (it was gone too long); this is a new session. If you were signing in, start again.",
-            );
-            self.send(ctx, &frame);
+            send(ctx, &answers::resume_failed());
         }
+        let registered = self.hub.send(Connect {
+            session: self.session.clone(),
+            serial: self.serial,
+            connection: ctx.address().recipient(),
+        });
         let store = self.broker.store.clone();
         let (secret, session) = (self.resume_secret.clone(), self.session.clone());
         let ttl = self.broker.settings.sessions.resume_grace_secs
             + self.broker.settings.sessions.idle_timeout_secs;
-        async move { store.register_resume(&secret, &session, ttl).await }
-            .into_actor(self)
-            .map(|_, act, ctx| act.collect_parked(ctx))
-            .spawn(ctx);
+        // Collected only once the hub has the session, so that a frame parked meanwhile is
+        // either collected here or nudged to this connection by the hub.
+        async move {
+            let _ = registered.await;
+            let _ = store.register_resume(&secret, &session, ttl).await;
+        }
+        .into_actor(self)
+        .map(|_, act, ctx| act.collect_parked(ctx))
+        .spawn(ctx);
         self.heartbeat(ctx);
         if self.broker.store.is_shared() {
             self.keep_resumable(ctx);
@@ -414,29 +262,18 @@ impl Actor for Connection {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        metrics::gauge!("oauth_broker_sessions_open").decrement(1.0);
-        self.broker.hub.disconnect(&self.session, self.serial);
+        catalog::session_closed();
+        self.hub.do_send(Disconnect {
+            session: self.session.clone(),
+            serial: self.serial,
+        });
         let store = self.broker.store.clone();
-        let secret = std::mem::take(&mut self.resume_secret);
+        let secret = self.resume_secret.clone();
         let grace = self.broker.settings.sessions.resume_grace_secs;
         actix_rt::spawn(async move {
             let _ = store.release_resume(&secret, grace).await;
         });
     }
-}
-
-/// What the hub hands a connection.
-#[derive(Message, Debug)]
-#[rtype(result = "bool")]
-pub enum Deliver {
-    /// A serialised frame to write; answers whether it was written.
-    Frame(String),
-    /// Frames were parked for this session meanwhile: collect them.
-    CollectParked,
-    /// The session was resumed on a newer connection.
-    Replaced,
-    /// The service is shutting down.
-    GoingAway,
 }
 
 impl Handler<Deliver> for Connection {
@@ -447,31 +284,16 @@ impl Handler<Deliver> for Connection {
             return false;
         }
         match msg {
-            Deliver::Frame(json) => {
-                ctx.text(json);
-                true
-            }
-            Deliver::CollectParked => {
-                self.collect_parked(ctx);
-                true
-            }
-            Deliver::Replaced => {
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Policy,
-                    description: Some("resumed on another connection".into()),
-                }));
-                ctx.stop();
-                true
-            }
-            Deliver::GoingAway => {
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Away,
-                    description: Some("server shutting down; reconnect with resume".into()),
-                }));
-                ctx.stop();
-                true
-            }
+            Deliver::Frame(json) => ctx.text(json),
+            Deliver::CollectParked => self.collect_parked(ctx),
+            Deliver::Replaced => close(ctx, ws::CloseCode::Policy, "resumed on another connection"),
+            Deliver::GoingAway => close(
+                ctx,
+                ws::CloseCode::Away,
+                "server shutting down; reconnect with resume",
+            ),
         }
+        true
     }
 }
 
@@ -482,7 +304,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Connection {
             Ok(ws::Message::Text(text)) => self.handle_text(&text, ctx),
             Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
             Ok(ws::Message::Pong(_)) => {}
-            Ok(ws::Message::Binary(_)) => self.refuse_binary(ctx),
+            Ok(ws::Message::Binary(_)) => refuse_binary(ctx),
             Ok(ws::Message::Continuation(item)) => self.continuation(item, ctx),
             Ok(ws::Message::Close(reason)) => {
                 ctx.close(reason);
@@ -491,8 +313,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Connection {
             Ok(ws::Message::Nop) => {}
             Err(ws::ProtocolError::Overflow) => self.too_big(ctx),
             Err(_) => {
-                metrics::counter!("oauth_broker_rejected_total", "reason" => "protocol_error")
-                    .increment(1);
+                catalog::rejected("protocol_error");
                 ctx.close(Some(ws::CloseReason {
                     code: ws::CloseCode::Protocol,
                     description: None,

@@ -1,27 +1,30 @@
-//! `SessionHub`: which session is connected where. Connections register on start and
-//! unregister on stop; `/complete` calls [`SessionHub::token_ready`], which hands the frame to
-//! the session's connection or, when it is not connected, parks it in the store until the
-//! session resumes.
+//! `SessionHub`: the actor that knows which session is connected where. Each connection actor
+//! registers with it (`Connect`) under its 20-character session ID when it starts and leaves
+//! (`Disconnect`) when it stops; after exchanging a code, `/complete` sends it `TokenReady`,
+//! and the hub forwards the frame to the session's connection actor (`Deliver`) or, when the
+//! session is not connected here, parks it in the store until the session resumes (on this
+//! replica or any other).
 //!
-//! A map shared by the workers rather than an actor of its own: as an actor on the main thread,
-//! every delivery crossed threads four times (worker → hub → connection's worker and both
-//! answers back), which cost about a tenth of the broker's CPU at load (BENCHMARKS.md). Now the
-//! worker that runs `/complete` sends straight to the connection.
+//! One hub actor per worker thread, all over one shared [`Registry`]. A single hub on the main
+//! thread made every delivery cross threads four times (worker → hub → connection's worker,
+//! and both answers back), about a tenth of the broker's CPU at load (BENCHMARKS.md). With a
+//! hub on each worker, `/complete` talks to the hub on its own thread, and a delivery crosses
+//! threads only where the session's connection lives on another worker: no more often than a
+//! direct call would.
 
-use super::connection::Deliver;
 use super::protocol::ServerMessage;
+use crate::secrets::SessionId;
 use crate::store::{SigninStore, StoreError, StoreEvent};
-use actix::Recipient;
+use crate::telemetry::catalog::{self, DeliveryPath};
+use actix::prelude::*;
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-#[derive(Clone)]
-pub struct SessionHub {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    sessions: Mutex<HashMap<String, Registered>>,
+/// Which connection actor holds which session, shared by every worker's hub.
+pub struct Registry {
+    sessions: Mutex<HashMap<SessionId, Registered>>,
     store: SigninStore,
     /// How long a frame for an absent session waits for it to resume.
     park_ttl_secs: u64,
@@ -32,109 +35,34 @@ struct Registered {
     connection: Recipient<Deliver>,
 }
 
-impl SessionHub {
-    pub fn new(store: SigninStore, park_ttl_secs: u64) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                sessions: Mutex::new(HashMap::new()),
-                store,
-                park_ttl_secs,
-            }),
-        }
+impl Registry {
+    pub fn new(store: SigninStore, park_ttl_secs: u64) -> Arc<Self> {
+        Arc::new(Self {
+            sessions: Mutex::new(HashMap::new()),
+            store,
+            park_ttl_secs,
+        })
     }
 
     /// The map is only ever held for one insert, lookup or removal, none of which can panic
     /// midway, so a poisoned lock still guards a consistent map.
-    fn sessions(&self) -> MutexGuard<'_, HashMap<String, Registered>> {
-        self.inner
-            .sessions
+    fn sessions(&self) -> MutexGuard<'_, HashMap<SessionId, Registered>> {
+        self.sessions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn connection(&self, session: &str) -> Option<Recipient<Deliver>> {
+    fn connection(&self, session: &SessionId) -> Option<Recipient<Deliver>> {
         self.sessions()
             .get(session)
             .map(|registered| registered.connection.clone())
     }
 
-    /// A connection took a session (new or resumed).
-    pub fn connect(&self, session: String, serial: u64, connection: Recipient<Deliver>) {
-        let previous = self
-            .sessions()
-            .insert(session, Registered { serial, connection });
-        // A resume while the old socket still looked alive (a half-open TCP connection after a
-        // laptop sleep): the newer connection wins.
-        if let Some(old) = previous {
-            old.connection.do_send(Deliver::Replaced);
-        }
-    }
-
-    /// A connection ended. `serial` keeps a late disconnect of a replaced connection from
-    /// unregistering its successor.
-    pub fn disconnect(&self, session: &str, serial: u64) {
-        let mut sessions = self.sessions();
-        if sessions.get(session).is_some_and(|r| r.serial == serial) {
-            sessions.remove(session);
-        }
-    }
-
-    /// A result for a session (a `confirm`, `signedin` or `error` frame). Done once the frame
-    /// is written to the session's socket here or parked in the store for it (to be collected
-    /// by whichever replica holds the session); an error means neither.
-    pub async fn token_ready(&self, session: &str, frame: ServerMessage) -> Result<(), StoreError> {
-        let json = frame.to_json();
-        if let Some(connection) = self.connection(session) {
-            // `send`, not `do_send`: if the connection stopped before reading its mailbox the
-            // frame comes back here and is parked instead of lost.
-            if let Ok(true) = connection.send(Deliver::Frame(json.clone())).await {
-                metrics::counter!("oauth_broker_token_deliveries_total", "path" => "local")
-                    .increment(1);
-                return Ok(());
-            }
-        }
-        self.park(session, &json).await
-    }
-
-    /// Parks a frame, then, in case the session connected here while the store was busy,
-    /// nudges its connection to collect what is parked.
-    async fn park(&self, session: &str, frame: &str) -> Result<(), StoreError> {
-        let parked = self
-            .inner
-            .store
-            .park(session, frame, self.inner.park_ttl_secs)
-            .await;
-        if parked.is_err() {
-            log::warn!("could not park a frame for an absent session: store unavailable");
-            metrics::counter!("oauth_broker_token_deliveries_total", "path" => "lost").increment(1);
-            return parked;
-        }
-        metrics::counter!("oauth_broker_token_deliveries_total", "path" => "parked").increment(1);
-        self.collect_parked(session);
-        Ok(())
-    }
-
-    fn collect_parked(&self, session: &str) {
-        if let Some(connection) = self.connection(session) {
-            connection.do_send(Deliver::CollectParked);
-        }
-    }
-
-    /// The store says frames were parked for a session (perhaps by another replica), or that it
-    /// came back after an outage and anything may have been parked meanwhile.
-    pub fn parked(&self, event: StoreEvent) {
-        match event {
-            StoreEvent::Parked(session) => self.collect_parked(&session),
-            StoreEvent::Reconnected => {
-                self.tell_all(|| Deliver::CollectParked);
-            }
-        }
-    }
-
-    /// Shutdown: every connection closes with 1001 so the page reconnects elsewhere. Returns
-    /// how many were told.
-    pub fn close_all(&self) -> usize {
-        self.tell_all(|| Deliver::GoingAway)
+    fn connections(&self) -> Vec<Recipient<Deliver>> {
+        self.sessions()
+            .values()
+            .map(|registered| registered.connection.clone())
+            .collect()
     }
 
     /// How many sessions are connected here (for tests and the shutdown log line).
@@ -142,15 +70,222 @@ impl SessionHub {
         self.sessions().len()
     }
 
-    fn tell_all(&self, message: impl Fn() -> Deliver) -> usize {
-        let connections: Vec<_> = self
-            .sessions()
-            .values()
-            .map(|registered| registered.connection.clone())
-            .collect();
+    /// This thread's hub over this registry, started on first use. A worker builds its app
+    /// more than once (ordinary requests, WebSocket upgrades); all of them share one hub.
+    pub fn hub_on_this_thread(self: &Arc<Self>) -> Addr<SessionHub> {
+        thread_local! {
+            static HUBS: RefCell<Vec<(Weak<Registry>, Addr<SessionHub>)>> =
+                const { RefCell::new(Vec::new()) };
+        }
+        HUBS.with(|hubs| {
+            let mut hubs = hubs.borrow_mut();
+            hubs.retain(|(registry, hub)| registry.strong_count() > 0 && hub.connected());
+            let mine = Arc::downgrade(self);
+            if let Some((_, hub)) = hubs.iter().find(|(registry, _)| registry.ptr_eq(&mine)) {
+                return hub.clone();
+            }
+            let hub = SessionHub {
+                registry: self.clone(),
+            }
+            .start();
+            hubs.push((mine, hub.clone()));
+            hub
+        })
+    }
+}
+
+pub struct SessionHub {
+    registry: Arc<Registry>,
+}
+
+impl Actor for SessionHub {
+    type Context = Context<Self>;
+}
+
+/// Sent by a connection actor when it starts, for a new session or a resumed one. Answered
+/// once the session is registered, so the connection collects anything parked only after
+/// every later `TokenReady` is sure to find it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Connect {
+    pub session: SessionId,
+    /// Tells this connection from an earlier one of the same session.
+    pub serial: u64,
+    pub connection: Recipient<Deliver>,
+}
+
+impl Handler<Connect> for SessionHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Connect, _: &mut Context<Self>) {
+        let previous = self.registry.sessions().insert(
+            msg.session,
+            Registered {
+                serial: msg.serial,
+                connection: msg.connection,
+            },
+        );
+        // A resume while the old socket still looked alive (a half-open TCP connection after a
+        // laptop sleep): the newer connection wins.
+        if let Some(old) = previous {
+            old.connection.do_send(Deliver::Replaced);
+        }
+    }
+}
+
+/// Sent by a connection actor when it stops. `serial` keeps a late disconnect of a replaced
+/// connection from unregistering its successor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    pub session: SessionId,
+    pub serial: u64,
+}
+
+impl Handler<Disconnect> for SessionHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
+        let mut sessions = self.registry.sessions();
+        if sessions
+            .get(&msg.session)
+            .is_some_and(|r| r.serial == msg.serial)
+        {
+            sessions.remove(&msg.session);
+        }
+    }
+}
+
+/// Sent by `/complete` once the code was exchanged (and with any other result of a sign-in in
+/// progress: a `confirm`, `signedin` or `error` frame) for the session that began it. Done
+/// once the frame is written to the session's connection here or parked in the store for it;
+/// an error means neither, and the page says to try again.
+#[derive(Message)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct TokenReady {
+    pub session: SessionId,
+    pub frame: ServerMessage,
+}
+
+impl Handler<TokenReady> for SessionHub {
+    type Result = ResponseFuture<Result<(), StoreError>>;
+
+    fn handle(&mut self, msg: TokenReady, _: &mut Context<Self>) -> Self::Result {
+        let registry = self.registry.clone();
+        Box::pin(async move {
+            let json = msg.frame.to_json();
+            if let Some(connection) = registry.connection(&msg.session) {
+                // `send`, not `do_send`: if the connection stopped before reading its mailbox
+                // the frame comes back here and is parked instead of lost.
+                if let Ok(true) = connection.send(Deliver::Frame(json.clone())).await {
+                    catalog::delivered(DeliveryPath::Local);
+                    return Ok(());
+                }
+            }
+            park(&registry, &msg.session, &json).await
+        })
+    }
+}
+
+/// Parks a frame, then, in case the session connected here while the store was busy, nudges
+/// its connection to collect what is parked.
+async fn park(registry: &Registry, session: &SessionId, frame: &str) -> Result<(), StoreError> {
+    let parked = registry
+        .store
+        .park(session, frame, registry.park_ttl_secs)
+        .await;
+    if parked.is_err() {
+        log::warn!("could not park a frame for an absent session: store unavailable");
+        catalog::delivered(DeliveryPath::Lost);
+        return parked;
+    }
+    catalog::delivered(DeliveryPath::Parked);
+    if let Some(connection) = registry.connection(session) {
+        connection.do_send(Deliver::CollectParked);
+    }
+    Ok(())
+}
+
+/// Sent by the store's event loop: frames were parked for a session (perhaps by another
+/// replica), or the store came back after an outage and anything may have been parked
+/// meanwhile.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StoreNotice(pub StoreEvent);
+
+impl Handler<StoreNotice> for SessionHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: StoreNotice, _: &mut Context<Self>) {
+        match msg.0 {
+            StoreEvent::Parked(session) => {
+                if let Some(connection) = self.registry.connection(&session) {
+                    connection.do_send(Deliver::CollectParked);
+                }
+            }
+            StoreEvent::Reconnected => {
+                for connection in self.registry.connections() {
+                    connection.do_send(Deliver::CollectParked);
+                }
+            }
+        }
+    }
+}
+
+/// Sent at shutdown: every connection closes with 1001 so the page reconnects elsewhere.
+/// Answers how many were told.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CloseAll;
+
+impl Handler<CloseAll> for SessionHub {
+    type Result = usize;
+
+    fn handle(&mut self, _: CloseAll, _: &mut Context<Self>) -> usize {
+        let connections = self.registry.connections();
         for connection in &connections {
-            connection.do_send(message());
+            connection.do_send(Deliver::GoingAway);
         }
         connections.len()
+    }
+}
+
+/// What the hub hands a connection actor.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub enum Deliver {
+    /// A serialised frame to write; answers whether it was written.
+    Frame(String),
+    /// Frames were parked for this session meanwhile: collect them.
+    CollectParked,
+    /// The session was resumed on a newer connection.
+    Replaced,
+    /// The service is shutting down.
+    GoingAway,
+}
+
+/// A frame may carry tokens: its text never reaches a log line.
+impl fmt::Debug for Deliver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Deliver::Frame(_) => f.write_str("Frame([redacted])"),
+            Deliver::CollectParked => f.write_str("CollectParked"),
+            Deliver::Replaced => f.write_str("Replaced"),
+            Deliver::GoingAway => f.write_str("GoingAway"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_for_a_connection_debugs_without_its_tokens() {
+        let shown = format!(
+            "{:?}",
+            Deliver::Frame(r#"{"access_token":"at-123"}"#.into())
+        );
+        assert_eq!(shown, "Frame([redacted])");
     }
 }

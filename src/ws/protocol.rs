@@ -1,6 +1,9 @@
-//! The WebSocket protocol: JSON text frames tagged by `"type"`, parsed in this one place.
+//! The WebSocket protocol: JSON text frames tagged by `"type"`, parsed in this one place
+//! (docs/PROTOCOL.md describes it for people writing their own client).
 
-use crate::sensitive::Sensitive;
+use crate::secrets::{
+    AccessToken, ConfirmationCode, RefreshHandle, ResumeSecret, SessionId, SigninLink,
+};
 use serde::{Deserialize, Serialize};
 
 /// Frames the extension sends.
@@ -13,9 +16,9 @@ pub enum ClientMessage {
         provider: Option<String>,
     },
     /// The code the person read on the completion page.
-    Confirm { code: Sensitive },
+    Confirm { code: ConfirmationCode },
     /// A sealed handle from an earlier `signedin`.
-    Refresh { refresh: Sensitive },
+    Refresh { refresh: RefreshHandle },
 }
 
 /// Frames the broker sends.
@@ -23,14 +26,14 @@ pub enum ClientMessage {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerMessage {
     Hello {
-        session: String,
-        resume: Sensitive,
+        session: SessionId,
+        resume: ResumeSecret,
         providers: Vec<String>,
         heartbeat_secs: u64,
     },
     Signin {
         provider: String,
-        url: Sensitive,
+        url: SigninLink,
         expires_in: u64,
     },
     Confirm {
@@ -39,14 +42,14 @@ pub enum ServerMessage {
     },
     Signedin {
         provider: String,
-        access_token: Sensitive,
+        access_token: AccessToken,
         token_type: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         expires_in: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         scope: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        refresh: Option<Sensitive>,
+        refresh: Option<RefreshHandle>,
     },
     Error {
         code: ErrorCode,
@@ -170,13 +173,13 @@ mod tests {
         assert_eq!(
             ClientMessage::parse(r#"{"type":"confirm","code":"AB12"}"#),
             Ok(ClientMessage::Confirm {
-                code: Sensitive::new("AB12")
+                code: ConfirmationCode::new("AB12")
             })
         );
         assert_eq!(
             ClientMessage::parse(r#"{"type":"refresh","refresh":"v1.x"}"#),
             Ok(ClientMessage::Refresh {
-                refresh: Sensitive::new("v1.x")
+                refresh: RefreshHandle::new("v1.x")
             })
         );
     }
@@ -203,7 +206,7 @@ mod tests {
     fn server_frames_have_the_contract_shape() {
         let frame = ServerMessage::Signedin {
             provider: "demo".into(),
-            access_token: Sensitive::new("at"),
+            access_token: AccessToken::new("at"),
             token_type: "Bearer".into(),
             expires_in: Some(3600),
             scope: None,

@@ -3,11 +3,10 @@
 //! provider's name and the time it was sealed, so any replica with the same key can open it and
 //! nobody without the key can read or alter it.
 
-use crate::sensitive::Sensitive;
+use super::SealingKey;
+use crate::secrets::{RefreshHandle, RefreshToken};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 
 /// Associated data: a handle sealed for another purpose or version never opens as this one.
@@ -18,14 +17,14 @@ const MAX_HANDLE_LEN: usize = 4096;
 
 #[derive(Clone)]
 pub struct RefreshSealer {
-    cipher: XChaCha20Poly1305,
+    key: SealingKey,
 }
 
 /// What a handle holds once opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedRefresh {
     pub provider: String,
-    pub refresh_token: Sensitive,
+    pub refresh_token: RefreshToken,
     /// Unix seconds when it was sealed.
     pub sealed_at: u64,
 }
@@ -33,7 +32,7 @@ pub struct SealedRefresh {
 #[derive(Serialize, Deserialize)]
 struct Plain {
     p: String,
-    t: Sensitive,
+    t: RefreshToken,
     s: u64,
 }
 
@@ -50,8 +49,13 @@ pub enum SealError {
 impl RefreshSealer {
     pub fn from_key(key: &[u8; 32]) -> Self {
         Self {
-            cipher: XChaCha20Poly1305::new(&(*key).into()),
+            key: SealingKey::from_bytes(key),
         }
+    }
+
+    /// The same key, for the store's sealed records.
+    pub fn key(&self) -> &SealingKey {
+        &self.key
     }
 
     /// Parses a base64 key (standard or URL-safe alphabet) of exactly 32 bytes.
@@ -69,54 +73,19 @@ impl RefreshSealer {
         Self::from_key(&crate::random::bytes::<32>())
     }
 
-    pub fn seal(&self, provider: &str, refresh_token: &Sensitive, now_secs: u64) -> String {
+    pub fn seal(
+        &self,
+        provider: &str,
+        refresh_token: &RefreshToken,
+        now_secs: u64,
+    ) -> RefreshHandle {
         let plain = serde_json::to_vec(&Plain {
             p: provider.to_owned(),
             t: refresh_token.clone(),
             s: now_secs,
         })
         .expect("plain struct serialises");
-        format!(
-            "{PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(self.seal_record(CONTEXT, &plain))
-        )
-    }
-
-    /// Seals any record (nonce first), bound to `context` so a record of one kind never opens
-    /// as another. The Redis store keeps tokens, verifiers and parked frames only this way.
-    pub fn seal_record(&self, context: &[u8], plain: &[u8]) -> Vec<u8> {
-        let nonce_bytes = crate::random::bytes::<24>();
-        let sealed = self
-            .cipher
-            .encrypt(
-                &XNonce::from(nonce_bytes),
-                Payload {
-                    msg: plain,
-                    aad: context,
-                },
-            )
-            .expect("XChaCha20-Poly1305 encryption of a small buffer cannot fail");
-        let mut out = Vec::with_capacity(24 + sealed.len());
-        out.extend_from_slice(&nonce_bytes);
-        out.extend_from_slice(&sealed);
-        out
-    }
-
-    pub fn open_record(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
-        if sealed.len() < 24 + 16 {
-            return Err(SealError::Unreadable);
-        }
-        let (nonce_bytes, body) = sealed.split_at(24);
-        let nonce_arr: [u8; 24] = nonce_bytes.try_into().map_err(|_| SealError::Unreadable)?;
-        self.cipher
-            .decrypt(
-                &XNonce::from(nonce_arr),
-                Payload {
-                    msg: body,
-                    aad: context,
-                },
-            )
-            .map_err(|_| SealError::Unreadable)
+        RefreshHandle::new(format!("{PREFIX}{}", self.key.seal_text(CONTEXT, &plain)))
     }
 
     pub fn open(&self, handle: &str) -> Result<SealedRefresh, SealError> {
@@ -124,10 +93,10 @@ impl RefreshSealer {
             return Err(SealError::Unreadable);
         }
         let body = handle.strip_prefix(PREFIX).ok_or(SealError::Unreadable)?;
-        let raw = URL_SAFE_NO_PAD
-            .decode(body)
+        let plain = self
+            .key
+            .open_text(CONTEXT, body, MAX_HANDLE_LEN)
             .map_err(|_| SealError::Unreadable)?;
-        let plain = self.open_record(CONTEXT, &raw)?;
         let plain: Plain = serde_json::from_slice(&plain).map_err(|_| SealError::Unreadable)?;
         Ok(SealedRefresh {
             provider: plain.p,
@@ -146,20 +115,22 @@ mod tests {
         let key = [7u8; 32];
         let a = RefreshSealer::from_key(&key);
         let b = RefreshSealer::from_key(&key);
-        let handle = a.seal("spotify", &Sensitive::new("rt-123"), 1_700_000_000);
-        let opened = b.open(&handle).unwrap();
+        let handle = a.seal("spotify", &RefreshToken::new("rt-123"), 1_700_000_000);
+        let handle = handle.expose();
+        let opened = b.open(handle).unwrap();
         assert_eq!(opened.provider, "spotify");
         assert_eq!(opened.refresh_token.expose(), "rt-123");
         assert_eq!(opened.sealed_at, 1_700_000_000);
         assert!(!handle.contains("rt-123"));
         let other = RefreshSealer::from_key(&[8u8; 32]);
-        assert_eq!(other.open(&handle), Err(SealError::Unreadable));
+        assert_eq!(other.open(handle), Err(SealError::Unreadable));
     }
 
     #[test]
     fn any_flipped_bit_or_truncation_is_refused() {
         let sealer = RefreshSealer::random();
-        let handle = sealer.seal("demo", &Sensitive::new("rt"), 1);
+        let handle = sealer.seal("demo", &RefreshToken::new("rt"), 1);
+        let handle = handle.expose();
         let body = URL_SAFE_NO_PAD.decode(&handle[3..]).unwrap();
         for i in 0..body.len() {
             let mut bad = body.clone();

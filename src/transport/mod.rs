@@ -1,8 +1,10 @@
-//! The HTTP server: actix-server running actix-http around the app, as `actix_web::HttpServer`
-//! would, plus the one thing it cannot do: hand WebSocket upgrades to `ws::upgrade`, so an idle
-//! session does not keep the HTTP/1 dispatcher's buffers.
+//! The transport: the only code that touches actix-http and actix-server. The HTTP server is
+//! actix-server running actix-http around the app, as `actix_web::HttpServer` would, plus the
+//! one thing `HttpServer` cannot do: hand WebSocket upgrades to [`upgrade`], so an idle session
+//! does not keep the HTTP/1 dispatcher's buffers (BENCHMARKS.md).
 
-use crate::ws::upgrade::UpgradeFactory;
+pub mod upgrade;
+
 use actix_http::body::MessageBody;
 use actix_http::{HttpService, HttpServiceBuilder, Request};
 use actix_server::{GracefulShutdownSignal, Server, ServerBuilder};
@@ -10,6 +12,7 @@ use actix_service::{IntoServiceFactory, ServiceFactory, ServiceFactoryExt, map_c
 use actix_web::dev::{AppConfig, ServiceResponse};
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
+use upgrade::UpgradeFactory;
 
 /// How connections are treated; the same figures `HttpServer` was given before.
 pub struct ServerOptions {
@@ -47,14 +50,15 @@ where
     B: MessageBody + 'static,
 {
     let addr = listener.local_addr()?;
-    let secure = options.tls.is_some();
     // Each worker builds the app twice: once for ordinary requests, once for the upgrade
     // service, which runs the `/ws` request through the same middleware and route.
-    let app_for = move |make_app: &F| {
-        map_config(make_app().into_factory(), move |_| {
-            AppConfig::__priv_test_new(secure, addr.to_string(), addr)
-        })
-    };
+    //
+    // The app's config is actix-web's public default (`HttpServer` builds it through a
+    // doc-hidden constructor). What it holds (a host name, whether the listener is TLS) only
+    // feeds `connection_info()` and `url_for`, which the broker never uses: every URL it
+    // builds comes from `server.public_url` / `server.callback_url` (a test pins this).
+    let app_for =
+        move |make_app: &F| map_config(make_app().into_factory(), |_| AppConfig::default());
     let builder = ServerBuilder::new()
         .workers(options.workers)
         .disable_signals()

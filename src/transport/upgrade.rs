@@ -8,7 +8,7 @@
 //! writes the route's answer itself, and for a `101` runs the `Connection` actor over the socket
 //! in a task of its own, keeping no buffer between reads.
 
-use super::connection::Connection;
+use crate::ws::connection::Connection;
 use actix_codec::{AsyncRead, AsyncWrite, Framed, ReadBuf};
 use actix_http::body::{BodySize, BoxBody, MessageBody};
 use actix_http::h1::{Codec, Message};

@@ -1,10 +1,22 @@
 //! Metrics (Prometheus text on `server.metrics_bind`) and logging set-up.
 //!
 //! The metrics recorder is global to the process; it is installed once, also when tests start
-//! several apps in one process.
+//! several apps in one process. Every metric is named once, in [`catalog`].
+
+pub mod catalog;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
+
+tokio::task_local! {
+    /// The ID of the request being served on this task (set by the access log).
+    pub static REQUEST_ID: String;
+}
+
+/// The request ID of the request being served on this task, if any (for log formatting).
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -46,47 +58,10 @@ pub fn metrics_handle() -> PrometheusHandle {
             // Another recorder may already be installed (a test harness); ours then only
             // renders what it records, which is still correct for /metrics.
             let _ = metrics::set_global_recorder(recorder);
-            describe();
+            catalog::describe();
             handle
         })
         .clone()
-}
-
-fn describe() {
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_gauge!(
-        "oauth_broker_sessions_open",
-        "WebSocket sessions open on this replica"
-    );
-    describe_counter!(
-        "oauth_broker_signins_started_total",
-        "Sign-in links handed out, by provider"
-    );
-    describe_counter!(
-        "oauth_broker_signins_completed_total",
-        "Sign-ins whose tokens reached the extension, by provider"
-    );
-    describe_counter!(
-        "oauth_broker_signins_failed_total",
-        "Sign-ins that ended without tokens, by provider and reason"
-    );
-    describe_counter!(
-        "oauth_broker_token_deliveries_total",
-        "Frames routed to sessions, by path (local, remote, parked, resumed, lost)"
-    );
-    describe_histogram!(
-        "oauth_broker_token_endpoint_seconds",
-        Unit::Seconds,
-        "Latency of provider token endpoint requests, by provider"
-    );
-    describe_counter!(
-        "oauth_broker_refreshes_total",
-        "Refresh requests, by provider and outcome"
-    );
-    describe_counter!(
-        "oauth_broker_rejected_total",
-        "Requests and frames refused, by reason"
-    );
 }
 
 /// `GET /metrics` on the metrics listener.
@@ -116,14 +91,14 @@ pub fn init_logging(settings: &crate::settings::LogSettings) {
                 "target": record.target(),
                 "msg": record.args().to_string(),
             });
-            if let Some(id) = crate::access_log::current_request_id() {
+            if let Some(id) = current_request_id() {
                 line["request_id"] = id.into();
             }
             writeln!(buf, "{line}")
         });
     } else {
         builder.format(|buf, record| {
-            let request = crate::access_log::current_request_id()
+            let request = current_request_id()
                 .map(|id| format!(" req={id}"))
                 .unwrap_or_default();
             writeln!(

@@ -1,0 +1,126 @@
+//! Authenticated encryption, in one place: XChaCha20-Poly1305 with a fresh random 24-byte nonce
+//! per box (large enough that random nonces never collide in practice) and associated data
+//! that says what the box is for, so a box of one kind never opens as another.
+//!
+//! Three users: refresh handles ([`refresh`]), the Redis store's records, and the demo
+//! provider's stateless codes and tokens.
+
+pub mod refresh;
+
+pub use refresh::{RefreshSealer, SealError, SealedRefresh};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+
+/// A 32-byte key and the cipher built from it.
+#[derive(Clone)]
+pub struct SealingKey {
+    cipher: XChaCha20Poly1305,
+}
+
+/// A box that was not sealed under this key for this purpose, or was altered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unopenable;
+
+impl SealingKey {
+    pub fn from_bytes(key: &[u8; 32]) -> Self {
+        Self {
+            cipher: XChaCha20Poly1305::new(&(*key).into()),
+        }
+    }
+
+    /// `nonce || ciphertext || tag`, bound to `purpose`.
+    pub fn seal(&self, purpose: &[u8], plain: &[u8]) -> Vec<u8> {
+        let nonce = crate::random::bytes::<NONCE_LEN>();
+        let sealed = self
+            .cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: plain,
+                    aad: purpose,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encryption of a small buffer cannot fail");
+        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    pub fn open(&self, purpose: &[u8], sealed: &[u8]) -> Result<Vec<u8>, Unopenable> {
+        if sealed.len() < NONCE_LEN + TAG_LEN {
+            return Err(Unopenable);
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| Unopenable)?;
+        self.cipher
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: body,
+                    aad: purpose,
+                },
+            )
+            .map_err(|_| Unopenable)
+    }
+
+    /// [`SealingKey::seal`] as URL-safe text, for values that travel in URLs, forms and JSON.
+    pub fn seal_text(&self, purpose: &[u8], plain: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(self.seal(purpose, plain))
+    }
+
+    /// Opens what [`SealingKey::seal_text`] made; text longer than `max_len` is refused before
+    /// any base64 or cryptographic work.
+    pub fn open_text(
+        &self,
+        purpose: &[u8],
+        text: &str,
+        max_len: usize,
+    ) -> Result<Vec<u8>, Unopenable> {
+        if text.len() > max_len {
+            return Err(Unopenable);
+        }
+        let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| Unopenable)?;
+        self.open(purpose, &raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_box_opens_with_its_key_and_purpose_only() {
+        let key = SealingKey::from_bytes(&[7u8; 32]);
+        let sealed = key.seal(b"a", b"plain");
+        assert_eq!(key.open(b"a", &sealed), Ok(b"plain".to_vec()));
+        assert_eq!(key.open(b"b", &sealed), Err(Unopenable));
+        let other = SealingKey::from_bytes(&[8u8; 32]);
+        assert_eq!(other.open(b"a", &sealed), Err(Unopenable));
+    }
+
+    #[test]
+    fn any_flipped_bit_or_short_box_is_refused() {
+        let key = SealingKey::from_bytes(&[1u8; 32]);
+        let sealed = key.seal(b"p", b"x");
+        for i in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[i] ^= 0x01;
+            assert_eq!(key.open(b"p", &bad), Err(Unopenable), "byte {i}");
+        }
+        assert_eq!(
+            key.open(b"p", &sealed[..NONCE_LEN + TAG_LEN - 1]),
+            Err(Unopenable)
+        );
+        let text = key.seal_text(b"p", b"x");
+        assert_eq!(key.open_text(b"p", &text, 10), Err(Unopenable));
+        assert_eq!(key.open_text(b"p", &text, 4096), Ok(b"x".to_vec()));
+        assert_eq!(key.open_text(b"p", "not base64!", 4096), Err(Unopenable));
+    }
+}

@@ -1,0 +1,253 @@
+//! Step 3: the provider redirects back to `/complete/{provider}`. The `state` is spent (single
+//! use, and it must have been minted for this provider: RFC 9700 §4.4 mix-up defence), then
+//! either the provider's refusal ends the attempt, or the code is exchanged with the client
+//! secret and the PKCE verifier. With `signin.confirm_code` the tokens are held until the
+//! person types the code shown on the page into the extension; otherwise they go to the
+//! session at once.
+
+use super::{Grant, is_opaque_token};
+use crate::broker::Broker;
+use crate::oauth::{ExchangeError, TokenClient};
+use crate::query::StrictQuery;
+use crate::random;
+use crate::secrets::{AuthorizationCode, ConfirmationCode, SessionId, State};
+use crate::store::HeldGrant;
+use crate::telemetry::catalog;
+
+/// A completed exchange: what the session is to be told, and what the page shows.
+#[derive(Debug)]
+pub enum Completed {
+    /// Tokens for the session now (`signin.confirm_code` off).
+    SignedIn { session: SessionId, grant: Grant },
+    /// Tokens held for the session until the code shown on the page is typed.
+    AwaitingCode {
+        session: SessionId,
+        provider: String,
+        code: ConfirmationCode,
+        expires_in: u64,
+    },
+}
+
+impl Completed {
+    pub fn session(&self) -> &SessionId {
+        match self {
+            Completed::SignedIn { session, .. } | Completed::AwaitingCode { session, .. } => {
+                session
+            }
+        }
+    }
+}
+
+/// Which provider a failed attempt was for, as metrics and pages name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderNames {
+    pub name: String,
+    pub label: String,
+}
+
+/// Why a completion failed. Those that name a `session` end a sign-in that session started,
+/// so it is told; the others never reached a known attempt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompletionError {
+    #[error("the query repeats or oversizes a parameter")]
+    BadQuery,
+    #[error("no state")]
+    MissingState,
+    #[error("the state is unknown, used or expired")]
+    UnknownState,
+    #[error("the state was minted for another provider")]
+    ProviderMismatch {
+        session: SessionId,
+        started_with: String,
+    },
+    #[error("the state's provider is no longer configured")]
+    UnknownProvider,
+    #[error("the person declined at the provider")]
+    Denied {
+        session: SessionId,
+        provider: ProviderNames,
+    },
+    #[error("the provider answered with an error")]
+    ProviderRefused {
+        session: SessionId,
+        provider: ProviderNames,
+    },
+    #[error("the provider sent no code")]
+    MissingCode {
+        session: SessionId,
+        provider: ProviderNames,
+    },
+    #[error("the code exchange failed: {error}")]
+    Exchange {
+        session: SessionId,
+        provider: ProviderNames,
+        error: ExchangeError,
+    },
+    #[error("the store is unavailable")]
+    Unavailable,
+}
+
+impl CompletionError {
+    /// The metric reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            CompletionError::BadQuery => "bad_query",
+            CompletionError::MissingState => "missing_state",
+            CompletionError::UnknownState => "unknown_state",
+            CompletionError::ProviderMismatch { .. } => "provider_mismatch",
+            CompletionError::UnknownProvider => "unknown_provider",
+            CompletionError::Denied { .. } => "access_denied",
+            CompletionError::ProviderRefused { .. } => "provider_error",
+            CompletionError::MissingCode { .. } => "missing_code",
+            CompletionError::Exchange { error, .. } => error.reason(),
+            CompletionError::Unavailable => "store_unavailable",
+        }
+    }
+
+    /// The session whose sign-in this ended, which must be told.
+    pub fn session(&self) -> Option<&SessionId> {
+        match self {
+            CompletionError::ProviderMismatch { session, .. }
+            | CompletionError::Denied { session, .. }
+            | CompletionError::ProviderRefused { session, .. }
+            | CompletionError::MissingCode { session, .. }
+            | CompletionError::Exchange { session, .. } => Some(session),
+            _ => None,
+        }
+    }
+
+    /// Refused before any exchange: a malformed or replayed redirect, not a provider problem.
+    fn is_rejection(&self) -> bool {
+        matches!(
+            self,
+            CompletionError::BadQuery
+                | CompletionError::MissingState
+                | CompletionError::UnknownState
+                | CompletionError::ProviderMismatch { .. }
+                | CompletionError::UnknownProvider
+                | CompletionError::MissingCode { .. }
+        )
+    }
+}
+
+/// Completes the authorization that `query` (the redirect's query string) answers for the
+/// provider named in the path.
+pub async fn complete(
+    broker: &Broker,
+    tokens: &TokenClient,
+    provider_in_path: &str,
+    query: &str,
+) -> Result<Completed, CompletionError> {
+    let result = exchange(broker, tokens, provider_in_path, query).await;
+    if let Err(e) = &result {
+        record_failure(broker, provider_in_path, e);
+    }
+    result
+}
+
+async fn exchange(
+    broker: &Broker,
+    tokens: &TokenClient,
+    provider_in_path: &str,
+    query: &str,
+) -> Result<Completed, CompletionError> {
+    let query = StrictQuery::parse(query.as_bytes()).map_err(|_| CompletionError::BadQuery)?;
+    let state = query.get("state").ok_or(CompletionError::MissingState)?;
+    if !is_opaque_token(state) {
+        return Err(CompletionError::UnknownState);
+    }
+    let pending = broker
+        .store
+        .take_pending(&State::new(state))
+        .await
+        .map_err(|_| CompletionError::Unavailable)?
+        .ok_or(CompletionError::UnknownState)?;
+    if pending.provider != provider_in_path {
+        return Err(CompletionError::ProviderMismatch {
+            session: pending.session,
+            started_with: pending.provider,
+        });
+    }
+    let provider = broker
+        .providers
+        .get(&pending.provider)
+        .ok_or(CompletionError::UnknownProvider)?;
+    let names = ProviderNames {
+        name: provider.name.clone(),
+        label: provider.label.clone(),
+    };
+    let session = pending.session;
+    if let Some(error) = query.get("error") {
+        return Err(if error == "access_denied" {
+            CompletionError::Denied {
+                session,
+                provider: names,
+            }
+        } else {
+            CompletionError::ProviderRefused {
+                session,
+                provider: names,
+            }
+        });
+    }
+    let Some(code) = query.get("code") else {
+        return Err(CompletionError::MissingCode {
+            session,
+            provider: names,
+        });
+    };
+    let exchanged = tokens
+        .exchange_code(provider, &AuthorizationCode::new(code), &pending.verifier)
+        .await;
+    let token_set = match exchanged {
+        Ok(token_set) => token_set,
+        Err(error) => {
+            log::warn!(
+                "sign-in {} for {}: token exchange failed: {error}",
+                session.short(),
+                provider.name
+            );
+            return Err(CompletionError::Exchange {
+                session,
+                provider: names,
+                error,
+            });
+        }
+    };
+    let signin = &broker.settings.signin;
+    if !signin.confirm_code {
+        return Ok(Completed::SignedIn {
+            grant: Grant::seal(broker, &provider.name, token_set),
+            session,
+        });
+    }
+    let code = random::confirm_code();
+    let held = HeldGrant::new(&provider.name, token_set, &code, signin.confirm_attempts);
+    broker
+        .store
+        .hold_grant(&session, &held, signin.confirm_ttl_secs)
+        .await
+        .map_err(|_| CompletionError::Unavailable)?;
+    Ok(Completed::AwaitingCode {
+        session,
+        provider: provider.name.clone(),
+        code,
+        expires_in: signin.confirm_ttl_secs,
+    })
+}
+
+fn record_failure(broker: &Broker, provider_in_path: &str, error: &CompletionError) {
+    if matches!(error, CompletionError::Unavailable) {
+        return;
+    }
+    let reason = error.reason();
+    if error.is_rejection() {
+        catalog::rejected(reason);
+    }
+    // The name in the path is request input: only configured names become metric labels.
+    let provider = match broker.providers.get(provider_in_path) {
+        Some(p) => p.name.as_str(),
+        None => "unknown",
+    };
+    catalog::signin_failed(provider, reason);
+}

@@ -1,0 +1,106 @@
+//! Every metric the broker exports, named once: the names, their labels and their help text
+//! live here, and the rest of the code records through these functions. The Grafana dashboard
+//! and the alert rules name exactly these.
+
+use metrics::{SharedString, counter, gauge, histogram};
+
+pub const SESSIONS_OPEN: &str = "oauth_broker_sessions_open";
+pub const SIGNINS_STARTED: &str = "oauth_broker_signins_started_total";
+pub const SIGNINS_COMPLETED: &str = "oauth_broker_signins_completed_total";
+pub const SIGNINS_FAILED: &str = "oauth_broker_signins_failed_total";
+pub const TOKEN_DELIVERIES: &str = "oauth_broker_token_deliveries_total";
+pub const TOKEN_ENDPOINT_SECONDS: &str = "oauth_broker_token_endpoint_seconds";
+pub const REFRESHES: &str = "oauth_broker_refreshes_total";
+pub const REJECTED: &str = "oauth_broker_rejected_total";
+
+/// How a frame routed through the hub reached (or failed to reach) its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryPath {
+    /// Written to the session's connection on this replica.
+    Local,
+    /// Kept in the store for a session not connected here.
+    Parked,
+    /// Taken from the store by the session's connection.
+    Collected,
+    /// Neither written nor parked (the store was unreachable).
+    Lost,
+}
+
+impl DeliveryPath {
+    fn label(self) -> &'static str {
+        match self {
+            DeliveryPath::Local => "local",
+            DeliveryPath::Parked => "parked",
+            DeliveryPath::Collected => "collected",
+            DeliveryPath::Lost => "lost",
+        }
+    }
+}
+
+pub fn session_opened() {
+    gauge!(SESSIONS_OPEN).increment(1.0);
+}
+
+pub fn session_closed() {
+    gauge!(SESSIONS_OPEN).decrement(1.0);
+}
+
+/// Sessions that opened before the recorder was installed were never counted up.
+pub fn set_sessions_open(open: usize) {
+    gauge!(SESSIONS_OPEN).set(open as f64);
+}
+
+pub fn signin_started(provider: &str) {
+    counter!(SIGNINS_STARTED, "provider" => provider.to_owned()).increment(1);
+}
+
+pub fn signin_completed(provider: &str) {
+    counter!(SIGNINS_COMPLETED, "provider" => provider.to_owned()).increment(1);
+}
+
+/// `provider` must be a configured name (or "any"/"unknown"), never raw request input: label
+/// values are a cardinality budget.
+pub fn signin_failed(provider: &str, reason: &'static str) {
+    counter!(SIGNINS_FAILED, "provider" => provider.to_owned(), "reason" => reason).increment(1);
+}
+
+pub fn delivered(path: DeliveryPath) {
+    counter!(TOKEN_DELIVERIES, "path" => path.label()).increment(1);
+}
+
+pub fn token_endpoint_latency(provider: &str, seconds: f64) {
+    histogram!(TOKEN_ENDPOINT_SECONDS, "provider" => provider.to_owned()).record(seconds);
+}
+
+pub fn refreshed(provider: &str, outcome: &'static str) {
+    counter!(REFRESHES, "provider" => provider.to_owned(), "outcome" => outcome).increment(1);
+}
+
+pub fn rejected(reason: impl Into<SharedString>) {
+    counter!(REJECTED, "reason" => reason.into()).increment(1);
+}
+
+pub(super) fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(SESSIONS_OPEN, "WebSocket sessions open on this replica");
+    describe_counter!(SIGNINS_STARTED, "Sign-in links handed out, by provider");
+    describe_counter!(
+        SIGNINS_COMPLETED,
+        "Sign-ins whose tokens reached the extension, by provider"
+    );
+    describe_counter!(
+        SIGNINS_FAILED,
+        "Sign-ins that ended without tokens, by provider and reason"
+    );
+    describe_counter!(
+        TOKEN_DELIVERIES,
+        "Frames routed to sessions, by path (local, parked, collected, lost)"
+    );
+    describe_histogram!(
+        TOKEN_ENDPOINT_SECONDS,
+        Unit::Seconds,
+        "Latency of provider token endpoint requests, by provider"
+    );
+    describe_counter!(REFRESHES, "Refresh requests, by provider and outcome");
+    describe_counter!(REJECTED, "Requests and frames refused, by reason");
+}
