@@ -1,3 +1,5 @@
+//! The `oauth-broker` binary: parse the command line, then run it (`cli::run`).
+
 use clap::Parser;
 use std::process::ExitCode;
 

@@ -9,9 +9,12 @@
 //!   back to the broker with a code or `access_denied`);
 //! - `token`: `POST /demo/api/token` (code exchange and refresh);
 //! - `api`: `GET /demo/v1/me/top/artists`, with CORS for the extension page;
-//! - `sealed`: the stateless sealing behind every consent request, code and token;
-//! - `codes`: the per-process record that makes codes single use;
-//! - `params`: strict parsing of query strings and form bodies.
+//! - `sealed`: the stateless sealing (the broker's one AEAD helper, `crate::sealing`) behind
+//!   every consent request, code and token;
+//! - `codes`: the per-process record that makes codes single use.
+//!
+//! Query strings and form bodies are read by the broker's strict parser (`crate::query`), and
+//! PKCE is checked by `crate::oauth::pkce`, the same code the broker's own side uses.
 
 mod api;
 mod codes;
