@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod mock_provider;
 pub mod processes;
+pub mod schema;
 pub mod ws_client;
 
 use mock_provider::MockProvider;

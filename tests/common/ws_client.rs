@@ -142,7 +142,9 @@ async fn next_json_or_close(
     loop {
         match stream.next().await {
             Some(Ok(Message::Text(text))) => {
-                return Ok(serde_json::from_str(&text).expect("server frames are JSON"));
+                let frame = serde_json::from_str(&text).expect("server frames are JSON");
+                super::schema::assert_server_frame(&frame);
+                return Ok(frame);
             }
             Some(Ok(Message::Close(frame))) => return Err(format!("closed: {frame:?}")),
             Some(Ok(_)) => continue,
