@@ -10,7 +10,7 @@ use common::schema::{
 };
 use common::ws_client::Closed;
 use common::{TestApp, WsClient, confirmation_code, query_value, settings_with};
-use oauth_broker::sensitive::Sensitive;
+use oauth_broker::secrets::{AccessToken, RefreshHandle, ResumeSecret, SessionId, SigninLink};
 use oauth_broker::ws::protocol::{ClientMessage, ErrorCode, ServerMessage};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -398,14 +398,14 @@ fn schema_refuses_malformed_frames() {
 fn every_server_message() -> Vec<ServerMessage> {
     let mut frames = vec![
         ServerMessage::Hello {
-            session: "Xq3vR8pLm2Tz9KbW4nYc".into(),
-            resume: Sensitive::new("h7Kq2Lw9Zx4Mv8Nb3Rt6Yp1Sd5Fg0Jce"),
+            session: SessionId::new("Xq3vR8pLm2Tz9KbW4nYc"),
+            resume: ResumeSecret::new("h7Kq2Lw9Zx4Mv8Nb3Rt6Yp1Sd5Fg0Jce"),
             providers: vec!["spotify".into(), "demo".into()],
             heartbeat_secs: 10,
         },
         ServerMessage::Signin {
             provider: "demo".into(),
-            url: Sensitive::new("http://127.0.0.1:8080/signin/Qm8xT2vL9kRw4Zp7Hc3Nb6Yd1Sf5Gj0E"),
+            url: SigninLink::new("http://127.0.0.1:8080/signin/Qm8xT2vL9kRw4Zp7Hc3Nb6Yd1Sf5Gj0E"),
             expires_in: 120,
         },
         ServerMessage::Confirm {
@@ -414,15 +414,15 @@ fn every_server_message() -> Vec<ServerMessage> {
         },
         ServerMessage::Signedin {
             provider: "spotify".into(),
-            access_token: Sensitive::new("at"),
+            access_token: AccessToken::new("at"),
             token_type: "Bearer".into(),
             expires_in: Some(3600),
             scope: Some("user-top-read".into()),
-            refresh: Some(Sensitive::new("v1.handle")),
+            refresh: Some(RefreshHandle::new("v1.handle")),
         },
         ServerMessage::Signedin {
             provider: "spotify".into(),
-            access_token: Sensitive::new("at"),
+            access_token: AccessToken::new("at"),
             token_type: "bearer".into(),
             expires_in: None,
             scope: None,
