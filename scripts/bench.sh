@@ -3,11 +3,13 @@
 # process, then two replicas sharing Redis with --redis) and the Tableau Node sample, drives each
 # with the same load generator on this machine, and prints the tables of BENCHMARKS.md.
 #
-#   scripts/bench.sh [--redis] [--quick] [--no-experiments] [--only startup,idle,flows,redis]
+#   scripts/bench.sh [--redis] [--quick] [--no-experiments] [--no-sample]
+#                    [--only startup,idle,flows,redis]
 #
 # Besides the broker as built, the flows are run once more with TCP_NODELAY forced on the
 # broker's accepted sockets by an LD_PRELOAD shim (built here with cc): the measured effect of
-# the one-line fix BENCHMARKS.md recommends. --no-experiments skips those rows.
+# the one-line fix BENCHMARKS.md recommends. --no-experiments skips those rows; --no-sample skips
+# the Tableau sample's rows (for comparing two builds of ours, scripts/bench-ab.sh).
 #
 # Knobs (environment): DURATION (s per flows scenario, 10), WARMUP (2), CONCURRENCY ("1 64"),
 # SESSIONS (idle sessions; default: open-file limit - 100), HOLD (s to hold idle sessions, 30),
@@ -15,6 +17,7 @@
 # MAX_LOAD (1-minute load average to wait below before the run, 1.0), BUSY_MAX (% of all CPUs
 # that others may use before each scenario, 30),
 # BROKER_BIN (another oauth-broker build to measure) with LABEL_SUFFIX (marks its rows),
+# NO_BUILD=1 (use the release binaries already built, in RELEASE_DIR, target/release by default),
 # OUT (results directory, target/bench/<time>), PEER_DIR (where the sample is installed).
 # Everything listens on 127.0.0.1 only.
 set -euo pipefail
@@ -24,13 +27,15 @@ REDIS=0
 ONLY="startup,idle,flows"
 QUICK=0
 EXPERIMENTS=1
+SAMPLE=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --redis) REDIS=1 ;;
     --quick) QUICK=1 ;;
     --no-experiments) EXPERIMENTS=0 ;;
+    --no-sample) SAMPLE=0 ;;
     --only) ONLY="$2"; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -57,8 +62,9 @@ RESULTS="$OUT/results.jsonl"
 
 MOCK_PORT=18090 BROKER_PORT=18080 REPLICA_A_PORT=18081 REPLICA_B_PORT=18082 SAMPLE_PORT=18083
 REDIS_PORT=16379
-LOADGEN=$PWD/target/release/examples/loadgen
-BROKER=${BROKER_BIN:-$PWD/target/release/oauth-broker}
+RELEASE_DIR=${RELEASE_DIR:-$PWD/target/release}
+LOADGEN=$RELEASE_DIR/examples/loadgen
+BROKER=${BROKER_BIN:-$RELEASE_DIR/oauth-broker}
 SUFFIX=${LABEL_SUFFIX:-}
 
 for port in $MOCK_PORT $BROKER_PORT $REPLICA_A_PORT $REPLICA_B_PORT $SAMPLE_PORT $REDIS_PORT; do
@@ -195,9 +201,11 @@ log "machine"
   echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' + uncommitted changes')"
 } | tee "$OUT/machine.txt" >&2
 
-log "build (release)"
-cargo build --release --bin oauth-broker
-cargo build --release --example loadgen --example mock_provider
+if [ "${NO_BUILD:-0}" != 1 ]; then
+  log "build (release)"
+  cargo build --release --bin oauth-broker
+  cargo build --release --example loadgen --example mock_provider
+fi
 
 # TCP_NODELAY on every socket the broker accepts, without changing its code.
 NODELAY_SHIM=""
@@ -230,14 +238,14 @@ VARIANTS=("")
 [ -n "$NODELAY_SHIM" ] && VARIANTS+=("$NODELAY_SHIM")
 variant_label() { [ -n "$1" ] && echo " + TCP_NODELAY (LD_PRELOAD)"; true; }
 
-if [ ! -d "$PEER_DIR/node_modules" ]; then
+if [ "$SAMPLE" = 1 ] && [ ! -d "$PEER_DIR/node_modules" ]; then
   log "install the Tableau sample in $PEER_DIR (shared/ is read-only)"
   mkdir -p "$PEER_DIR"
   cp -r ../shared/peer-node-sample/. "$PEER_DIR/"
   (cd "$PEER_DIR" && npm install --no-audit --no-fund)
 fi
 
-target/release/examples/mock_provider --bind 127.0.0.1:$MOCK_PORT --workers 1 > "$OUT/mock.log" 2>&1 &
+"$RELEASE_DIR/examples/mock_provider" --bind 127.0.0.1:$MOCK_PORT --workers 1 > "$OUT/mock.log" 2>&1 &
 MOCK_PID=$!
 STARTED+=("$MOCK_PID")
 wait_port $MOCK_PORT
@@ -248,9 +256,11 @@ if want startup; then
   # shellcheck disable=SC2046
   env $(broker_env $BROKER_PORT false) "$LOADGEN" startup --target 127.0.0.1:$BROKER_PORT \
     --path /readyz --runs 20 --label "oauth-broker (memory store)$SUFFIX" --json "$RESULTS" -- "$BROKER"
-  (cd "$PEER_DIR" && PORT=$SAMPLE_PORT HOST=127.0.0.1 "$LOADGEN" startup \
-    --target 127.0.0.1:$SAMPLE_PORT --path / --runs 20 --label "sample (node server.js, GET /)" \
-    --json "$RESULTS" -- node server.js)
+  if [ "$SAMPLE" = 1 ]; then
+    (cd "$PEER_DIR" && PORT=$SAMPLE_PORT HOST=127.0.0.1 "$LOADGEN" startup \
+      --target 127.0.0.1:$SAMPLE_PORT --path / --runs 20 --label "sample (node server.js, GET /)" \
+      --json "$RESULTS" -- node server.js)
+  fi
 fi
 
 idle_args=()
@@ -263,12 +273,14 @@ if want idle; then
     --hold-secs "$HOLD" --label "oauth-broker$SUFFIX" --json "$RESULTS" "${idle_args[@]}"
   stop "$PID"
 
-  log "idle sessions: sample"
-  start_sample
-  quiet_machine idle-sample
-  "$LOADGEN" idle --service socketio --target 127.0.0.1:$SAMPLE_PORT --server-pid "$PID" \
-    --hold-secs "$HOLD" --label "sample (Socket.IO)" --json "$RESULTS" "${idle_args[@]}"
-  stop "$PID"
+  if [ "$SAMPLE" = 1 ]; then
+    log "idle sessions: sample"
+    start_sample
+    quiet_machine idle-sample
+    "$LOADGEN" idle --service socketio --target 127.0.0.1:$SAMPLE_PORT --server-pid "$PID" \
+      --hold-secs "$HOLD" --label "sample (Socket.IO)" --json "$RESULTS" "${idle_args[@]}"
+    stop "$PID"
+  fi
 fi
 
 flows() { # label service ws http pids...
@@ -294,11 +306,13 @@ if want flows; then
     done
   done
   PRELOAD=""
-  log "flows: sample"
-  start_sample
-  flows "sample (Socket.IO)" socketio 127.0.0.1:$SAMPLE_PORT 127.0.0.1:$SAMPLE_PORT \
-    --pid "sample=$PID" --pid "mock=$MOCK_PID"
-  stop "$PID"
+  if [ "$SAMPLE" = 1 ]; then
+    log "flows: sample"
+    start_sample
+    flows "sample (Socket.IO)" socketio 127.0.0.1:$SAMPLE_PORT 127.0.0.1:$SAMPLE_PORT \
+      --pid "sample=$PID" --pid "mock=$MOCK_PID"
+    stop "$PID"
+  fi
 fi
 
 if want redis; then
