@@ -4,7 +4,8 @@
 #
 #   scripts/bench-ab.sh OLD_BINARY NEW_BINARY [ROUNDS]
 #
-# Each round runs scripts/bench.sh --only flows,idle --no-sample for one build, then the other:
+# Each round runs scripts/bench.sh --only flows,idle --no-sample (ONLY= to change) for one
+# build, then the other:
 # sign-in flows at CONCURRENCY (default 64, confirm codes off and on) and idle sessions
 # (SESSIONS, default 10000, held HOLD s, default 15). Prints, per build, every round's
 # sign-ins/s, broker CPU per sign-in (µs) and idle KiB/session (slope), with their means.
@@ -24,7 +25,7 @@ for round in $(seq 1 "$ROUNDS"); do
     bin=$OLD; [ "$build" = new ] && bin=$NEW
     echo "== round $round: $build ($bin)" >&2
     OUT="$OUT/$round-$build" BROKER_BIN="$bin" LABEL_SUFFIX=" [$build]" \
-      scripts/bench.sh --only flows,idle --no-experiments --no-sample > "$OUT/$round-$build.log" 2>&1
+      scripts/bench.sh --only "${ONLY:-flows,idle}" --no-experiments --no-sample > "$OUT/$round-$build.log" 2>&1
     if [ -n "${HOT_PATHS_OLD:-}" ] && [ -n "${HOT_PATHS_NEW:-}" ]; then
       hot=$HOT_PATHS_OLD; [ "$build" = new ] && hot=$HOT_PATHS_NEW
       "$hot" --bench "hub:" --noplot > "$OUT/$round-$build-hub.txt" 2>&1 || true
