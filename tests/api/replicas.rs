@@ -1,11 +1,10 @@
 //! Several replicas as separate processes sharing one real `redis-server`: any request on any
 //! replica, nothing lost when one dies, single use across replicas, and a Redis pause survived.
 
-mod common;
-
-use common::mock_provider::MockProvider;
-use common::processes::{RedisServer, Replica, free_port};
-use common::{WsClient, confirmation_code, get, http_client, query_value};
+use crate::helpers;
+use crate::helpers::mock_provider::MockProvider;
+use crate::helpers::processes::{RedisServer, Replica, free_port};
+use crate::helpers::{WsClient, confirmation_code, get, http_client, query_value};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -91,7 +90,7 @@ async fn complete(
     replica: &Replica,
     code: &str,
     state: &str,
-) -> common::Response {
+) -> helpers::Response {
     let url = format!("{}/complete/mock?code={code}&state={state}", replica.base);
     get(http, &url).await
 }

@@ -5,11 +5,10 @@
 //! failing test leaves nothing behind. The final state of each test is saved as a PNG under
 //! `target/browser-screenshots/`.
 
-mod common;
-
-use common::browser::{BROWSER_WAIT, Browser};
-use common::processes::{RedisServer, Replica, free_port};
-use common::{TestApp, demo_settings};
+use crate::helpers;
+use crate::helpers::browser::{BROWSER_WAIT, Browser};
+use crate::helpers::processes::{RedisServer, Replica, free_port};
+use crate::helpers::{TestApp, demo_settings};
 use oauth_broker::settings::Settings;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -400,7 +399,7 @@ async fn with_redis_a_broker_restart_mid_signin_still_completes() {
     redis.resume();
     let ready = format!("{}/readyz", broker.base);
     let deadline = Instant::now() + BROWSER_WAIT;
-    while common::processes::http_status(&ready) != Some(200) {
+    while helpers::processes::http_status(&ready) != Some(200) {
         assert!(
             Instant::now() < deadline,
             "the broker is not ready: {}",

@@ -1,9 +1,8 @@
 //! Many sessions at once: each gets exactly its own token, once.
 
-mod common;
-
-use common::mock_provider::MockProvider;
-use common::{TestApp, settings_with};
+use crate::helpers;
+use crate::helpers::mock_provider::MockProvider;
+use crate::helpers::{TestApp, settings_with};
 use futures_util::future::join_all;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ async fn a_thousand_concurrent_sign_ins_each_get_exactly_their_own_token() {
     let mock = MockProvider::start();
     let mut settings = settings_with(&mock);
     // All sessions come from 127.0.0.1: per-address limits are another test's subject.
-    common::per_client_limits_off(&mut settings);
+    helpers::per_client_limits_off(&mut settings);
     let app = TestApp::spawn(settings).await;
 
     let mut sockets = Vec::with_capacity(SESSIONS);

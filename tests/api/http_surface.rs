@@ -2,10 +2,9 @@
 //! files, the manifest, health and readiness (also while draining), metrics, the built-in demo
 //! provider end to end, and 404 for anything else.
 
-mod common;
-
-use common::mock_provider::MockProvider;
-use common::{
+use crate::helpers;
+use crate::helpers::mock_provider::MockProvider;
+use crate::helpers::{
     Response, TestApp, WsClient, assert_strict_headers, confirmation_code, demo_settings,
     query_value, settings_with,
 };
@@ -99,7 +98,7 @@ async fn read<S>(response: &mut awc::ClientResponse<S>) -> Response
 where
     S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
 {
-    common::read_response(response).await.expect("body")
+    helpers::read_response(response).await.expect("body")
 }
 
 // ---- the extension page, static files, manifest ----------------------------------------------

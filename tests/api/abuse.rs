@@ -2,11 +2,9 @@
 //! hold across replicas through Redis, and a junk flood from one address neither stops honest
 //! sign-ins from others nor grows the broker's memory without bound.
 
-mod common;
-
-use common::mock_provider::MockProvider;
-use common::processes::{RedisServer, Replica};
-use common::{TestApp, WAIT, confirmation_code, query_value, settings_with};
+use crate::helpers::mock_provider::MockProvider;
+use crate::helpers::processes::{RedisServer, Replica};
+use crate::helpers::{TestApp, WAIT, confirmation_code, query_value, settings_with};
 use futures_util::future::join_all;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};

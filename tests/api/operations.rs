@@ -1,10 +1,9 @@
 //! Operations: graceful shutdown of a real process, and logs that never carry a secret.
 
-mod common;
-
-use common::mock_provider::{self, Behaviour, MockProvider};
-use common::processes::{Replica, http_status, signal};
-use common::{WsClient, confirmation_code, get, http_client, query_value};
+use crate::helpers;
+use crate::helpers::mock_provider::{self, Behaviour, MockProvider};
+use crate::helpers::processes::{Replica, http_status, signal};
+use crate::helpers::{WsClient, confirmation_code, get, http_client, query_value};
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -76,7 +75,7 @@ async fn sigterm_closes_sessions_with_1001_finishes_in_flight_sign_ins_and_exits
 
     for ws in sessions.iter_mut() {
         match ws.closed().await {
-            common::ws_client::Closed::Frame(Some(frame)) => {
+            helpers::ws_client::Closed::Frame(Some(frame)) => {
                 assert_eq!(frame.code, CloseCode::Away, "1001 going away")
             }
             other => panic!("expected a 1001 close frame, got {other:?}"),

@@ -1,9 +1,8 @@
 //! The whole sign-in path, as the contract's sequence describes it, against a mock provider.
 
-mod common;
-
-use common::mock_provider::{self, Behaviour, MockProvider};
-use common::{TestApp, confirmation_code, query_value, settings_with};
+use crate::helpers;
+use crate::helpers::mock_provider::{self, Behaviour, MockProvider};
+use crate::helpers::{TestApp, confirmation_code, query_value, settings_with};
 use oauth_broker::oauth::pkce::s256_challenge;
 use serde_json::json;
 
@@ -39,7 +38,7 @@ async fn signin_link_redirects_to_the_provider_with_pkce_and_a_fresh_state() {
 
     let response = app.get(link).await;
     assert_eq!(response.status, 303);
-    common::assert_strict_headers(&response);
+    helpers::assert_strict_headers(&response);
     let location = url::Url::parse(response.header("location").unwrap()).unwrap();
     assert!(
         location
@@ -83,7 +82,7 @@ async fn tokens_arrive_after_the_code_shown_on_the_page_is_typed() {
         .complete("mock", &[("code", "abc"), ("state", &state)])
         .await;
     assert_eq!(page.status, 200);
-    common::assert_strict_headers(&page);
+    helpers::assert_strict_headers(&page);
     let shown = confirmation_code(&page.body).expect("the page shows a code");
     assert!(!page.body.contains("at-abc"), "no token on the page");
 

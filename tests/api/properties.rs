@@ -6,12 +6,11 @@
 //! Whatever the input, the answer is a refusal the contract names (a 400 page, an `error`
 //! frame), never a panic, a 500 or a dropped socket.
 
-mod common;
-
+use crate::helpers;
+use crate::helpers::mock_provider::MockProvider;
+use crate::helpers::{TestApp, WsClient, assert_strict_headers, settings_with};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::mock_provider::MockProvider;
-use common::{TestApp, WsClient, assert_strict_headers, settings_with};
 use oauth_broker::routes::query::{QueryError, parse_unique};
 use oauth_broker::routes::ws::{normalise_origin, resume_param};
 use oauth_broker::seal::{RefreshSealer, SealError};
@@ -492,7 +491,7 @@ fn served() -> &'static Served {
                 let mut settings = settings_with(&mock);
                 // Rate limits would turn hundreds of requests from one address into 429s; the
                 // properties here are about parsing.
-                common::per_client_limits_off(&mut settings);
+                helpers::per_client_limits_off(&mut settings);
                 settings.limits.signin_links_per_session = 0;
                 settings.sessions.idle_timeout_secs = 60;
                 settings.secrets.seal_key = Some(SecretString::from(STANDARD.encode(SEAL_KEY)));
@@ -510,9 +509,9 @@ fn served() -> &'static Served {
 }
 
 /// A status, the headers the contract cares about, and whether it was answered at all.
-async fn fetch(http: &awc::Client, url: &str) -> Result<common::Response, String> {
+async fn fetch(http: &awc::Client, url: &str) -> Result<helpers::Response, String> {
     let mut response = http.get(url).send().await.map_err(|e| e.to_string())?;
-    common::read_response(&mut response).await
+    helpers::read_response(&mut response).await
 }
 
 /// Cases over the network: a failure caused by a stall shrinks for a bounded time only.
@@ -534,11 +533,11 @@ struct Net {
 impl Net {
     fn new() -> Net {
         let system = actix_rt::System::new();
-        let http = system.block_on(async { common::http_client() });
+        let http = system.block_on(async { helpers::http_client() });
         Net { system, http }
     }
 
-    fn get(&self, url: &str) -> Result<common::Response, String> {
+    fn get(&self, url: &str) -> Result<helpers::Response, String> {
         self.system.block_on(fetch(&self.http, url))
     }
 }
@@ -643,7 +642,7 @@ fn any_text_frame_gets_its_answer_and_the_socket_stays_open() {
         let ws = &mut *guard;
         let reply = system.block_on(async {
             ws.send_text(&frame).await;
-            ws.try_recv(common::WAIT).await
+            ws.try_recv(helpers::WAIT).await
         });
         let reply = reply.ok_or_else(|| TestCaseError::fail(format!("no answer to {frame:?}")))?;
         let (kind, code) = expected_reply(&frame);
@@ -691,7 +690,7 @@ fn any_binary_frame_gets_invalid_message_and_the_socket_stays_open() {
         let ws = &mut *guard;
         let reply = system.block_on(async {
             ws.send_raw(Message::binary(bytes)).await;
-            ws.try_recv(common::WAIT).await
+            ws.try_recv(helpers::WAIT).await
         });
         let reply = reply.ok_or_else(|| TestCaseError::fail("no answer to a binary frame"))?;
         prop_assert_eq!(reply["code"].as_str(), Some("invalid_message"), "{}", reply);
@@ -740,7 +739,7 @@ fn any_tampered_refresh_handle_gets_reauth_required_and_the_socket_stays_open() 
         let reply = system.block_on(async {
             ws.send_json(&json!({"type": "refresh", "refresh": forged}))
                 .await;
-            ws.try_recv(common::WAIT).await
+            ws.try_recv(helpers::WAIT).await
         });
         let reply = reply.ok_or_else(|| TestCaseError::fail(format!("no answer to {forged:?}")))?;
         prop_assert_eq!(reply["type"].as_str(), Some("error"), "{}", reply);
@@ -812,19 +811,23 @@ async fn upgrade_and_greet(url: &str, origin: &str, resumed: bool) -> Result<Vec
     request
         .headers_mut()
         .insert("Origin", origin.parse().expect("a header value"));
-    let mut stream =
-        match tokio::time::timeout(common::WAIT, tokio_tungstenite::connect_async(request)).await {
-            Err(_) => return Err(Upgrade::Failed("no answer to the upgrade".into())),
-            Ok(Err(Error::Http(response))) => {
-                return Err(Upgrade::Refused(response.status().as_u16()));
-            }
-            Ok(Err(e)) => return Err(Upgrade::Failed(e.to_string())),
-            Ok(Ok((stream, _))) => stream,
-        };
+    let mut stream = match tokio::time::timeout(
+        helpers::WAIT,
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    {
+        Err(_) => return Err(Upgrade::Failed("no answer to the upgrade".into())),
+        Ok(Err(Error::Http(response))) => {
+            return Err(Upgrade::Refused(response.status().as_u16()));
+        }
+        Ok(Err(e)) => return Err(Upgrade::Failed(e.to_string())),
+        Ok(Ok((stream, _))) => stream,
+    };
     let want = if resumed { 2 } else { 1 };
     let mut frames = Vec::new();
     while frames.len() < want {
-        match tokio::time::timeout(common::WAIT, stream.next()).await {
+        match tokio::time::timeout(helpers::WAIT, stream.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str(&text) {
                 Ok(frame) => frames.push(frame),
                 Err(e) => return Err(Upgrade::Failed(format!("not JSON: {e}"))),
@@ -834,7 +837,7 @@ async fn upgrade_and_greet(url: &str, origin: &str, resumed: bool) -> Result<Vec
             Err(_) => return Err(Upgrade::Failed(format!("no frame after {frames:?}"))),
         }
     }
-    let _ = tokio::time::timeout(common::WAIT, stream.close(None)).await;
+    let _ = tokio::time::timeout(helpers::WAIT, stream.close(None)).await;
     Ok(frames)
 }
 
@@ -845,14 +848,14 @@ fn a_real_ticket_works_once_whatever_else_is_sent() {
     let system = actix_rt::System::new();
     let ws_url = format!("{}/ws", app.base.replacen("http", "ws", 1));
     let ws = RefCell::new(system.block_on(WsClient::connect(&ws_url, Some(&app.base))));
-    let http = system.block_on(async { common::http_client() });
+    let http = system.block_on(async { helpers::http_client() });
     let mut runner = TestRunner::new(networked(32));
     let outcome = runner.run(&query_string(), |query| {
         let mut guard = ws.borrow_mut();
         let ws = &mut *guard;
         let answers = system.block_on(async {
             ws.send_json(&json!({"type": "begin"})).await;
-            let signin = ws.try_recv(common::WAIT).await.ok_or("no signin frame")?;
+            let signin = ws.try_recv(helpers::WAIT).await.ok_or("no signin frame")?;
             let link = signin["url"]
                 .as_str()
                 .ok_or(format!("not a signin: {signin}"))?;

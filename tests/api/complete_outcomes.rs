@@ -2,10 +2,9 @@
 //! sign-in link (`GET /signin/{ticket}`): what the page says, with which status and headers,
 //! and what the session that began the sign-in hears on its socket.
 
-mod common;
-
-use common::mock_provider::{self, Behaviour, MockProvider};
-use common::{
+use crate::helpers;
+use crate::helpers::mock_provider::{self, Behaviour, MockProvider};
+use crate::helpers::{
     Response, TestApp, WsClient, assert_strict_headers, confirmation_code, query_value,
     settings_with,
 };
@@ -523,8 +522,8 @@ async fn link_completed_by_someone_else(
     let mut attacker = app.connect().await;
     let link = signin_link(&mut attacker, "mock").await;
     // The victim's browser: a client of its own, no socket.
-    let victim = common::http_client();
-    let redirect = common::get(&victim, &link).await;
+    let victim = helpers::http_client();
+    let redirect = helpers::get(&victim, &link).await;
     assert_eq!(redirect.status, 303);
     let authorize = url::Url::parse(redirect.header("location").unwrap()).unwrap();
     let state = query_value(&authorize, "state").unwrap();

@@ -2,10 +2,9 @@
 //! `wss:` itself, HTTP/1.1 with WebSockets, for operators with no proxy in front. Each test makes
 //! its own self-signed certificate for 127.0.0.1.
 
-mod common;
-
-use common::mock_provider::MockProvider;
-use common::{TestApp, WAIT, confirmation_code, query_value, settings_with};
+use crate::helpers;
+use crate::helpers::mock_provider::MockProvider;
+use crate::helpers::{TestApp, WAIT, confirmation_code, query_value, settings_with};
 use futures_util::{SinkExt, StreamExt};
 use oauth_broker::startup::{Application, Overrides};
 use serde_json::{Value, json};
@@ -194,7 +193,7 @@ async fn plain_http_to_the_tls_port_is_not_served() {
     let certificate = TestCertificate::generate();
     let app = spawn_over_tls(&mock, &certificate).await;
     let plain = app.base.replacen("https", "http", 1);
-    let answer = common::http_client()
+    let answer = helpers::http_client()
         .get(format!("{plain}/healthz"))
         .send()
         .await;
@@ -204,7 +203,7 @@ async fn plain_http_to_the_tls_port_is_not_served() {
         answer.map(|r| r.status())
     );
     // A client that does not trust the certificate is refused too.
-    let untrusting = common::http_client().get(app.url("/healthz")).send().await;
+    let untrusting = helpers::http_client().get(app.url("/healthz")).send().await;
     assert!(
         untrusting.is_err(),
         "an unknown certificate must not be accepted"

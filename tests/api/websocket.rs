@@ -2,11 +2,10 @@
 //! and connection limits, malformed input, and resuming a dropped session without losing what
 //! was addressed to it.
 
-mod common;
-
-use common::mock_provider::MockProvider;
-use common::ws_client::Closed;
-use common::{TestApp, WAIT, WsClient, confirmation_code, query_value, settings_with};
+use crate::helpers;
+use crate::helpers::mock_provider::MockProvider;
+use crate::helpers::ws_client::Closed;
+use crate::helpers::{TestApp, WAIT, WsClient, confirmation_code, query_value, settings_with};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
@@ -94,7 +93,7 @@ async fn begin(ws: &mut WsClient) -> String {
 
 /// Follows a sign-in link and lets the provider send the browser back with `code`: the
 /// completion page.
-async fn finish_in_browser(app: &TestApp, link: &str, code: &str) -> common::Response {
+async fn finish_in_browser(app: &TestApp, link: &str, code: &str) -> helpers::Response {
     let response = app.get(link).await;
     assert_eq!(response.status, 303, "{}", response.body);
     let authorize = url::Url::parse(response.header("location").unwrap()).unwrap();

@@ -2,9 +2,8 @@
 //! stage copies are laid out as in the image, and the binary is started with exactly the
 //! environment the image sets; its HEALTHCHECK command then passes.
 
-mod common;
-
-use common::processes::http_status;
+use crate::helpers;
+use crate::helpers::processes::http_status;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -212,7 +211,7 @@ fn the_binary_starts_with_exactly_the_image_environment_and_passes_its_healthche
     assert_eq!(http_status("http://127.0.0.1:9090/metrics"), Some(200));
     assert_eq!(http_status("http://127.0.0.1:8080/"), Some(200));
     // STOPSIGNAL SIGTERM: exits 0.
-    common::processes::signal(guard.0.id(), "-TERM");
+    helpers::processes::signal(guard.0.id(), "-TERM");
     let deadline = Instant::now() + Duration::from_secs(25);
     while Instant::now() < deadline {
         if let Ok(Some(status)) = guard.0.try_wait() {
