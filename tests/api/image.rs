@@ -136,8 +136,9 @@ fn lay_out_image(stage: &RuntimeStage) -> (tempfile::TempDir, PathBuf) {
     (root, workdir)
 }
 
-/// Runs `start` again while the copied binary is "text file busy": the other test may fork
-/// while its own copy is open for writing, and the child holds that descriptor until it execs.
+/// Runs `start` again while the copied binary is "text file busy": another test of this process
+/// (the other one here, or any that starts a process) may fork while a copy is open for
+/// writing, and the child holds that descriptor until it execs.
 fn while_busy<T>(start: impl Fn() -> std::io::Result<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod mock_provider;
+pub mod own_process;
 pub mod processes;
 pub mod ws_client;
 
