@@ -1,0 +1,100 @@
+//! The same inputs over real HTTP: `/complete` and `/signin` answer 400 or 404, never 500.
+
+use super::HTTP_CASES;
+use super::shared_app::{fetch, networked, run_cases, served};
+use super::strategies::{path_segment, query_string};
+use crate::helpers;
+use crate::helpers::{WsClient, assert_strict_headers};
+use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
+use serde_json::json;
+use std::cell::RefCell;
+
+#[test]
+fn any_query_to_complete_answers_400_never_500() {
+    let app = served();
+    run_cases(HTTP_CASES, query_string(), |net, query| {
+        let url = format!("{}/complete/mock?{query}", app.base);
+        let response = net.get(&url);
+        let response = response.map_err(|e| TestCaseError::fail(format!("{url}: {e}")))?;
+        prop_assert_eq!(response.status, 400, "{} answered {}", url, response.body);
+        assert_strict_headers(&response);
+        Ok(())
+    });
+}
+
+#[test]
+fn any_provider_and_query_to_complete_answers_400_or_404_never_500() {
+    let app = served();
+    run_cases(
+        HTTP_CASES,
+        (path_segment(), query_string()),
+        |net, (provider, query)| {
+            let url = format!("{}/complete/{provider}?{query}", app.base);
+            let response = net.get(&url);
+            let response = response.map_err(|e| TestCaseError::fail(format!("{url}: {e}")))?;
+            if provider.is_empty() {
+                prop_assert_eq!(response.status, 404, "{}", url);
+            } else {
+                prop_assert_eq!(response.status, 400, "{} answered {}", url, response.body);
+                assert_strict_headers(&response);
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn any_signin_path_answers_400_or_404_never_500() {
+    let app = served();
+    run_cases(
+        HTTP_CASES,
+        (path_segment(), prop::option::of(query_string())),
+        |net, (ticket, query)| {
+            let mut url = format!("{}/signin/{ticket}", app.base);
+            if let Some(query) = query {
+                url = format!("{url}?{query}");
+            }
+            let response = net.get(&url);
+            let response = response.map_err(|e| TestCaseError::fail(format!("{url}: {e}")))?;
+            if ticket.is_empty() {
+                prop_assert_eq!(response.status, 404, "{}", url);
+            } else {
+                prop_assert_eq!(response.status, 400, "{} answered {}", url, response.body);
+                assert_strict_headers(&response);
+            }
+            Ok(())
+        },
+    );
+}
+
+/// A real sign-in link answers 303 once, then 400, whatever the query next to it.
+#[test]
+fn a_real_ticket_works_once_whatever_else_is_sent() {
+    let app = served();
+    let system = actix_rt::System::new();
+    let ws_url = format!("{}/ws", app.base.replacen("http", "ws", 1));
+    let ws = RefCell::new(system.block_on(WsClient::connect(&ws_url, Some(&app.base))));
+    let http = system.block_on(async { helpers::http_client() });
+    let mut runner = TestRunner::new(networked(32));
+    let outcome = runner.run(&query_string(), |query| {
+        let mut guard = ws.borrow_mut();
+        let ws = &mut *guard;
+        let answers = system.block_on(async {
+            ws.send_json(&json!({"type": "begin"})).await;
+            let signin = ws.try_recv(helpers::WAIT).await.ok_or("no signin frame")?;
+            let link = signin["url"]
+                .as_str()
+                .ok_or(format!("not a signin: {signin}"))?;
+            let link = format!("{link}?{query}");
+            Ok::<_, String>((fetch(&http, &link).await?, fetch(&http, &link).await?))
+        });
+        let (first, second) = answers.map_err(TestCaseError::fail)?;
+        prop_assert_eq!(first.status, 303);
+        prop_assert_eq!(second.status, 400);
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
+}
