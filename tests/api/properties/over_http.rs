@@ -1,14 +1,13 @@
 //! The same inputs over real HTTP: `/complete` and `/signin` answer 400 or 404, never 500.
 
 use super::HTTP_CASES;
-use super::shared_app::{fetch, networked, run_cases, served};
+use super::shared_app::{connect, fetch, networked, run_cases, served};
 use super::strategies::{path_segment, query_string};
 use crate::helpers;
-use crate::helpers::{WsClient, assert_strict_headers};
+use crate::helpers::assert_strict_headers;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use serde_json::json;
-use std::cell::RefCell;
 
 #[test]
 fn any_query_to_complete_answers_400_never_500() {
@@ -72,9 +71,7 @@ fn any_signin_path_answers_400_or_404_never_500() {
 #[test]
 fn a_real_ticket_works_once_whatever_else_is_sent() {
     let app = served();
-    let system = actix_rt::System::new();
-    let ws_url = format!("{}/ws", app.base.replacen("http", "ws", 1));
-    let ws = RefCell::new(system.block_on(WsClient::connect(&ws_url, Some(&app.base))));
+    let (system, ws) = connect(app);
     let http = system.block_on(async { helpers::http_client() });
     let mut runner = TestRunner::new(networked(32));
     let outcome = runner.run(&query_string(), |query| {

@@ -1,11 +1,10 @@
 //! The same inputs over a real WebSocket: every frame gets the answer the contract promises and
 //! the socket stays open; every `/ws` query is refused with 400 or upgrades.
 
-use super::shared_app::{networked, run_cases, served};
+use super::shared_app::{connect, networked, run_cases, served};
 use super::strategies::{any_frame, query_string};
 use super::{HTTP_CASES, SEAL_KEY, WS_CASES};
 use crate::helpers;
-use crate::helpers::WsClient;
 use oauth_broker::routes::ws::resume_param;
 use oauth_broker::seal::RefreshSealer;
 use oauth_broker::sensitive::Sensitive;
@@ -13,7 +12,6 @@ use oauth_broker::ws::protocol::ClientMessage;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
-use std::cell::RefCell;
 
 /// The reply the contract promises for a frame, worked out from the pure parser.
 fn expected_reply(frame: &str) -> (&'static str, Option<&'static str>) {
@@ -33,9 +31,7 @@ fn expected_reply(frame: &str) -> (&'static str, Option<&'static str>) {
 #[test]
 fn any_text_frame_gets_its_answer_and_the_socket_stays_open() {
     let app = served();
-    let system = actix_rt::System::new();
-    let ws_url = format!("{}/ws", app.base.replacen("http", "ws", 1));
-    let ws = RefCell::new(system.block_on(WsClient::connect(&ws_url, Some(&app.base))));
+    let (system, ws) = connect(app);
     let mut runner = TestRunner::new(networked(WS_CASES));
     let outcome = runner.run(&any_frame(), |frame| {
         let mut guard = ws.borrow_mut();
@@ -81,9 +77,7 @@ fn any_text_frame_gets_its_answer_and_the_socket_stays_open() {
 fn any_binary_frame_gets_invalid_message_and_the_socket_stays_open() {
     use tokio_tungstenite::tungstenite::Message;
     let app = served();
-    let system = actix_rt::System::new();
-    let ws_url = format!("{}/ws", app.base.replacen("http", "ws", 1));
-    let ws = RefCell::new(system.block_on(WsClient::connect(&ws_url, Some(&app.base))));
+    let (system, ws) = connect(app);
     let mut runner = TestRunner::new(networked(WS_CASES / 4));
     let outcome = runner.run(&prop::collection::vec(any::<u8>(), 0..2048), |bytes| {
         let mut guard = ws.borrow_mut();
@@ -104,9 +98,7 @@ fn any_binary_frame_gets_invalid_message_and_the_socket_stays_open() {
 #[test]
 fn any_tampered_refresh_handle_gets_reauth_required_and_the_socket_stays_open() {
     let app = served();
-    let system = actix_rt::System::new();
-    let ws_url = format!("{}/ws", app.base.replacen("http", "ws", 1));
-    let ws = RefCell::new(system.block_on(WsClient::connect(&ws_url, Some(&app.base))));
+    let (system, ws) = connect(app);
     let sealer = RefreshSealer::from_key(&SEAL_KEY);
     let genuine = sealer.seal("mock", &Sensitive::new("rt-genuine"), 1_700_000_000);
     let tampering = (
@@ -163,7 +155,7 @@ fn any_tampered_refresh_handle_gets_reauth_required_and_the_socket_stays_open() 
 #[test]
 fn any_ws_query_is_refused_with_400_or_upgrades_as_resume_param_says() {
     let app = served();
-    let ws_base = format!("{}/ws", app.base.replacen("http", "ws", 1));
+    let ws_base = app.ws_url();
     let queries = prop_oneof![
         3 => query_string(),
         1 => "[A-Za-z0-9]{0,70}".prop_map(|s| format!("resume={s}")),

@@ -4,16 +4,31 @@
 use super::SEAL_KEY;
 use crate::helpers;
 use crate::helpers::mock_provider::MockProvider;
-use crate::helpers::{TestApp, settings_with};
+use crate::helpers::{TestApp, WsClient, settings_with};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use secrecy::SecretString;
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 pub(super) struct Served {
     pub(super) base: String,
+}
+
+impl Served {
+    pub(super) fn ws_url(&self) -> String {
+        format!("{}/ws", self.base.replacen("http", "ws", 1))
+    }
+}
+
+/// A socket to the shared app and the actix system on this thread that drives it, for cases that
+/// all go over one connection (in a `RefCell`: the runner's check is a `Fn`).
+pub(super) fn connect(app: &Served) -> (actix_rt::SystemRunner, RefCell<WsClient>) {
+    let system = actix_rt::System::new();
+    let ws = system.block_on(WsClient::connect(&app.ws_url(), Some(&app.base)));
+    (system, RefCell::new(ws))
 }
 
 /// The app, started once in its own thread and actix system; tests talk to it from theirs.
