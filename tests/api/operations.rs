@@ -46,13 +46,7 @@ async fn sigterm_closes_sessions_with_1001_finishes_in_flight_sign_ins_and_exits
     }
     // One sign-in reaches the provider's (slow) token endpoint, then SIGTERM arrives.
     let first = &mut sessions[0];
-    first
-        .send_json(&json!({"type": "begin", "provider": "mock"}))
-        .await;
-    let link = first.expect("signin").await["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let link = first.begin("mock").await;
     let redirect = get(&http, &on(&replica, &link)).await;
     let location = Url::parse(redirect.header("location").unwrap()).unwrap();
     let state = query_value(&location, "state").unwrap();
@@ -116,12 +110,7 @@ async fn a_full_run_at_debug_level_logs_no_token_code_or_secret() {
     let http = http_client();
     let mut ws = WsClient::connect(&replica.ws_url(), None).await;
     let resume = ws.resume_secret();
-    ws.send_json(&json!({"type": "begin", "provider": "mock"}))
-        .await;
-    let link = ws.expect("signin").await["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let link = ws.begin("mock").await;
     let ticket = link.rsplit('/').next().unwrap().to_owned();
     let redirect = get(&http, &on(&replica, &link)).await;
     let location = Url::parse(redirect.header("location").unwrap()).unwrap();

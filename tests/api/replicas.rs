@@ -55,11 +55,7 @@ impl Cluster {
     }
 
     async fn resume(&self, replica: &Replica, secret: &str) -> WsClient {
-        WsClient::connect(
-            &format!("{}?resume={secret}", replica.ws_url()),
-            Some(&self.public),
-        )
-        .await
+        WsClient::resume(&replica.ws_url(), Some(&self.public), secret).await
     }
 }
 
@@ -68,13 +64,6 @@ fn on(replica: &Replica, url: &str) -> String {
     let parsed = Url::parse(url).unwrap();
     let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
     format!("{}{}{query}", replica.base, parsed.path())
-}
-
-async fn begin(ws: &mut WsClient) -> String {
-    ws.send_json(&json!({"type": "begin", "provider": "mock"}))
-        .await;
-    let signin = ws.expect("signin").await;
-    signin["url"].as_str().unwrap().to_owned()
 }
 
 /// Follows the sign-in link on one replica; returns the `state` sent to the provider.
@@ -101,7 +90,7 @@ async fn websocket_link_and_redirect_on_three_replicas_deliver_once_to_the_first
     let (a, b, c) = (cluster.replica(), cluster.replica(), cluster.replica());
     let http = http_client();
     let mut ws = cluster.connect(&a).await;
-    let link = begin(&mut ws).await;
+    let link = ws.begin("mock").await;
     assert!(link.starts_with(&format!("{}/signin/", cluster.public)));
     let state = follow(&http, &b, &link).await;
     let page = complete(&http, &c, "three", &state).await;
@@ -122,7 +111,7 @@ async fn confirmation_codes_work_across_replicas_and_after_moving_replica() {
     let http = http_client();
     let mut ws = cluster.connect(&a).await;
     let secret = ws.resume_secret();
-    let link = begin(&mut ws).await;
+    let link = ws.begin("mock").await;
     let state = follow(&http, &b, &link).await;
     let page = complete(&http, &b, "conf", &state).await;
     let shown = confirmation_code(&page.body).expect("code on the page");
@@ -165,7 +154,7 @@ async fn a_session_resumed_on_another_replica_after_sigkill_gets_its_token() {
     let mut ws = cluster.connect(&a).await;
     let session = ws.session();
     let secret = ws.resume_secret();
-    let link = begin(&mut ws).await;
+    let link = ws.begin("mock").await;
     a.kill();
     drop(ws);
 
@@ -191,7 +180,7 @@ async fn two_replicas_racing_on_one_ticket_or_one_state_let_exactly_one_win() {
     let http = http_client();
     for round in 0..5 {
         let mut ws = cluster.connect(&a).await;
-        let link = begin(&mut ws).await;
+        let link = ws.begin("mock").await;
         let (on_a, on_b) = (on(&a, &link), on(&b, &link));
         let (x, y) = tokio::join!(get(&http, &on_a), get(&http, &on_b));
         let mut statuses = [x.status, y.status];
@@ -344,7 +333,7 @@ async fn concurrent_sign_ins_across_replicas_all_complete() {
         async move {
             for round in 0..5 {
                 let code = format!("c{i}r{round}");
-                let link = begin(&mut ws).await;
+                let link = ws.begin("mock").await;
                 let state = follow(http, b, &link).await;
                 let page = complete(http, b, &code, &state).await;
                 assert_eq!(page.status, 200, "{}", page.body);

@@ -1,7 +1,7 @@
 //! A sign-in link opened and completed by someone else: no tokens without the code shown on
 //! their page, and wrong codes or the confirmation window end it.
 
-use super::{QUIET, assert_no_secrets, expect_error, signin_link};
+use super::{QUIET, assert_no_secrets, expect_error};
 use crate::helpers;
 use crate::helpers::mock_provider::MockProvider;
 use crate::helpers::{Response, TestApp, WsClient, confirmation_code, query_value, settings_with};
@@ -26,7 +26,7 @@ async fn link_completed_by_someone_else(
     mock: &MockProvider,
 ) -> (WsClient, Response) {
     let mut attacker = app.connect().await;
-    let link = signin_link(&mut attacker, "mock").await;
+    let link = attacker.begin("mock").await;
     // The victim's browser: a client of its own, no socket.
     let victim = helpers::http_client();
     let redirect = helpers::get(&victim, &link).await;

@@ -11,19 +11,11 @@ mod token_endpoint_failures;
 
 use crate::helpers::mock_provider::{self, MockProvider};
 use crate::helpers::{Response, TestApp, WsClient, assert_strict_headers, query_value};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::Duration;
 
 /// How long a test listens to be sure a frame does not come.
 pub(super) const QUIET: Duration = Duration::from_millis(800);
-
-/// `begin` and the sign-in link (not yet opened).
-pub(super) async fn signin_link(ws: &mut WsClient, provider: &str) -> String {
-    ws.send_json(&json!({"type": "begin", "provider": provider}))
-        .await;
-    let signin = ws.expect("signin").await;
-    signin["url"].as_str().unwrap().to_owned()
-}
 
 /// `begin`, the sign-in link opened: the `state` the broker sent to the provider.
 pub(super) async fn begun_state(app: &TestApp, ws: &mut WsClient, provider: &str) -> String {

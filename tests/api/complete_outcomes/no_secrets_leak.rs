@@ -1,6 +1,6 @@
 //! No page or redirect reveals a code, a token, the client secret or a PKCE verifier.
 
-use super::{assert_no_secrets, signin_link};
+use super::assert_no_secrets;
 use crate::helpers::mock_provider::{self, MockProvider};
 use crate::helpers::{
     TestApp, assert_strict_headers, confirmation_code, query_value, settings_with,
@@ -12,7 +12,7 @@ async fn no_page_or_redirect_reveals_a_code_token_secret_or_verifier() {
     let mock = MockProvider::start();
     let app = TestApp::spawn(settings_with(&mock)).await;
     let mut ws = app.connect().await;
-    let link = signin_link(&mut ws, "mock").await;
+    let link = ws.begin("mock").await;
     let redirect = app.get(&link).await;
     assert_eq!(redirect.status, 303);
     assert_strict_headers(&redirect);

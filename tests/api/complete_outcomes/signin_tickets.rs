@@ -1,6 +1,6 @@
 //! The sign-in link (`GET /signin/{ticket}`): unknown, used, expired or malformed tickets.
 
-use super::{assert_bad_request_page, signin_link};
+use super::assert_bad_request_page;
 use crate::helpers::mock_provider::MockProvider;
 use crate::helpers::{TestApp, settings_with};
 
@@ -18,7 +18,7 @@ async fn used_ticket_is_rejected() {
     let mock = MockProvider::start();
     let app = TestApp::spawn(settings_with(&mock)).await;
     let mut ws = app.connect().await;
-    let link = signin_link(&mut ws, "mock").await;
+    let link = ws.begin("mock").await;
     assert_eq!(app.get(&link).await.status, 303);
     let again = app.get(&link).await;
     assert_bad_request_page(&again);
@@ -30,9 +30,9 @@ async fn expired_ticket_is_rejected_and_a_younger_one_still_works() {
     let mock = MockProvider::start();
     let app = TestApp::spawn(settings_with(&mock)).await;
     let mut ws = app.connect().await;
-    let old = signin_link(&mut ws, "mock").await;
+    let old = ws.begin("mock").await;
     app.clock.advance_secs(100);
-    let young = signin_link(&mut ws, "mock").await;
+    let young = ws.begin("mock").await;
     app.clock.advance_secs(21); // `old` is 121 s old (ticket_ttl_secs = 120), `young` 21 s.
     assert_bad_request_page(&app.get(&old).await);
     assert_eq!(app.get(&young).await.status, 303);

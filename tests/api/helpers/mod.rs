@@ -116,6 +116,11 @@ impl TestApp {
         WsClient::connect(&self.ws_url(), Some(&self.base)).await
     }
 
+    /// Resumes a dropped session with its resume secret.
+    pub async fn resume(&self, secret: &str) -> WsClient {
+        WsClient::resume(&self.ws_url(), Some(&self.base), secret).await
+    }
+
     /// GET without following redirects: status, headers and body.
     pub async fn get(&self, path_or_url: &str) -> Response {
         let url = if path_or_url.starts_with("http") {

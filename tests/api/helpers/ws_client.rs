@@ -64,6 +64,11 @@ impl WsClient {
         Ok(stream)
     }
 
+    /// Connects again with an earlier connection's resume secret (`?resume=`).
+    pub async fn resume(url: &str, origin: Option<&str>, secret: &str) -> WsClient {
+        Self::connect(&format!("{url}?resume={secret}"), origin).await
+    }
+
     pub fn session(&self) -> String {
         self.hello["session"].as_str().unwrap().to_owned()
     }
@@ -97,6 +102,14 @@ impl WsClient {
         let frame = self.recv().await;
         assert_eq!(frame["type"], kind, "expected a {kind} frame, got {frame}");
         frame
+    }
+
+    /// `begin` with `provider`, answered by a sign-in link (not followed yet): the link.
+    pub async fn begin(&mut self, provider: &str) -> String {
+        self.send_json(&serde_json::json!({"type": "begin", "provider": provider}))
+            .await;
+        let signin = self.expect("signin").await;
+        signin["url"].as_str().unwrap().to_owned()
     }
 
     /// Waits at most `within` for a text frame; `None` if none came.

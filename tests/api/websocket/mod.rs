@@ -70,14 +70,6 @@ pub(super) async fn wait_for_open_sessions(app: &TestApp, expected: usize) {
     }
 }
 
-/// `begin`, answered by a sign-in link (not followed yet).
-pub(super) async fn begin(ws: &mut WsClient) -> String {
-    ws.send_json(&json!({"type": "begin", "provider": "mock"}))
-        .await;
-    let signin = ws.expect("signin").await;
-    signin["url"].as_str().unwrap().to_owned()
-}
-
 /// Follows a sign-in link and lets the provider send the browser back with `code`: the
 /// completion page.
 pub(super) async fn finish_in_browser(app: &TestApp, link: &str, code: &str) -> helpers::Response {

@@ -1,9 +1,7 @@
 //! Resuming a dropped session: what was addressed to it while away arrives once, a secret
 //! works once and within the grace period, and a resume takes over a socket still open.
 
-use super::{
-    QUIET, assert_still_usable, begin, finish_in_browser, open_sessions, wait_for_open_sessions,
-};
+use super::{QUIET, assert_still_usable, finish_in_browser, open_sessions, wait_for_open_sessions};
 use crate::helpers::mock_provider::MockProvider;
 use crate::helpers::ws_client::Closed;
 use crate::helpers::{TestApp, WsClient, confirmation_code, settings_with};
@@ -21,27 +19,19 @@ async fn drop_connection(app: &TestApp, ws: WsClient) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-async fn resume(app: &TestApp, secret: &str) -> WsClient {
-    WsClient::connect(
-        &format!("{}?resume={secret}", app.ws_url()),
-        Some(&app.base),
-    )
-    .await
-}
-
 #[actix_web::test]
 async fn a_sign_in_finished_while_disconnected_is_delivered_after_resume() {
     let mock = MockProvider::start();
     let app = TestApp::spawn(settings_with(&mock)).await;
     let mut ws = app.connect().await;
     let (session, secret) = (ws.session(), ws.resume_secret());
-    let link = begin(&mut ws).await;
+    let link = ws.begin("mock").await;
     drop_connection(&app, ws).await;
 
     let page = finish_in_browser(&app, &link, "away").await;
     let shown = confirmation_code(&page.body).expect("the page shows a code");
 
-    let mut back = resume(&app, &secret).await;
+    let mut back = app.resume(&secret).await;
     assert_eq!(back.session(), session, "the same session");
     assert_ne!(back.resume_secret(), secret, "a new resume secret");
     let confirm = back.expect("confirm").await;
@@ -61,11 +51,11 @@ async fn without_confirmation_parked_tokens_arrive_once_after_resume() {
     let app = TestApp::spawn(settings).await;
     let mut ws = app.connect().await;
     let (session, secret) = (ws.session(), ws.resume_secret());
-    let link = begin(&mut ws).await;
+    let link = ws.begin("mock").await;
     drop_connection(&app, ws).await;
     finish_in_browser(&app, &link, "parked").await;
 
-    let mut back = resume(&app, &secret).await;
+    let mut back = app.resume(&secret).await;
     assert_eq!(back.session(), session);
     let signedin = back.expect("signedin").await;
     assert_eq!(signedin["access_token"], "at-parked");
@@ -73,7 +63,7 @@ async fn without_confirmation_parked_tokens_arrive_once_after_resume() {
 
     let newest = back.resume_secret();
     drop_connection(&app, back).await;
-    let mut again = resume(&app, &newest).await;
+    let mut again = app.resume(&newest).await;
     assert_eq!(again.session(), session);
     assert_eq!(
         again.try_recv(QUIET).await,
@@ -89,10 +79,10 @@ async fn a_resume_secret_works_once() {
     let ws = app.connect().await;
     let (session, secret) = (ws.session(), ws.resume_secret());
     drop_connection(&app, ws).await;
-    let back = resume(&app, &secret).await;
+    let back = app.resume(&secret).await;
     assert_eq!(back.session(), session);
 
-    let mut replay = resume(&app, &secret).await;
+    let mut replay = app.resume(&secret).await;
     assert_ne!(
         replay.session(),
         session,
@@ -113,7 +103,7 @@ async fn a_resume_after_the_grace_period_gets_a_new_session() {
     drop_connection(&app, ws).await;
     app.clock.advance_secs(121);
 
-    let mut late = resume(&app, &secret).await;
+    let mut late = app.resume(&secret).await;
     assert_ne!(late.session(), session);
     let error = late.expect("error").await;
     assert_eq!(error["code"], "expired", "{error}");
@@ -128,7 +118,7 @@ async fn a_resume_within_the_grace_period_keeps_the_session() {
     drop_connection(&app, ws).await;
     app.clock.advance_secs(119);
 
-    let mut back = resume(&app, &secret).await;
+    let mut back = app.resume(&secret).await;
     assert_eq!(back.session(), session);
     assert_eq!(back.try_recv(QUIET).await, None, "no expired error");
 }
@@ -139,9 +129,9 @@ async fn a_resume_while_the_old_socket_is_open_closes_it_with_1008_and_takes_its
     let app = TestApp::spawn(settings_with(&mock)).await;
     let mut old = app.connect().await;
     let (session, secret) = (old.session(), old.resume_secret());
-    let link = begin(&mut old).await;
+    let link = old.begin("mock").await;
 
-    let mut new = resume(&app, &secret).await;
+    let mut new = app.resume(&secret).await;
     assert_eq!(new.session(), session);
     match old.closed().await {
         Closed::Frame(Some(frame)) => assert_eq!(frame.code, CloseCode::Policy, "{frame:?}"),

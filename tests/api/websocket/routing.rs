@@ -1,6 +1,6 @@
 //! Results go only to the session that began the sign-in.
 
-use super::{QUIET, begin, finish_in_browser};
+use super::{QUIET, finish_in_browser};
 use crate::helpers::mock_provider::MockProvider;
 use crate::helpers::{TestApp, settings_with};
 
@@ -11,8 +11,8 @@ async fn results_go_only_to_the_session_that_began_the_sign_in() {
     let mut a = app.connect().await;
     let mut b = app.connect().await;
     assert_ne!(a.session(), b.session());
-    let _link_a = begin(&mut a).await;
-    let link_b = begin(&mut b).await;
+    let _link_a = a.begin("mock").await;
+    let link_b = b.begin("mock").await;
 
     finish_in_browser(&app, &link_b, "bee").await;
     let confirm = b.expect("confirm").await;
