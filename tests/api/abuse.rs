@@ -4,9 +4,10 @@
 
 use crate::helpers::mock_provider::MockProvider;
 use crate::helpers::processes::{RedisServer, Replica};
+use crate::helpers::ws_client::next_json;
 use crate::helpers::{TestApp, WAIT, confirmation_code, query_value, settings_with};
+use futures_util::SinkExt;
 use futures_util::future::join_all;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -84,19 +85,6 @@ async fn ws_from(
     .await
     .expect("handshake in time")?;
     Ok(ws)
-}
-
-async fn next_json(ws: &mut RawWs) -> Value {
-    loop {
-        let message = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("open")
-            .expect("no error");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
 }
 
 fn addr(app: &TestApp) -> SocketAddr {

@@ -3,6 +3,7 @@
 use super::WAIT;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -25,8 +26,7 @@ impl WsClient {
     /// Connects with an `Origin` header (as browsers send) and reads the `hello`.
     pub async fn connect(url: &str, origin: Option<&str>) -> WsClient {
         let mut stream = Self::open(url, origin).await.expect("WebSocket connects");
-        let hello = next_json(&mut stream).await;
-        assert_eq!(hello["type"], "hello", "first frame is hello: {hello}");
+        let hello = read_hello(&mut stream).await;
         WsClient { stream, hello }
     }
 
@@ -40,8 +40,7 @@ impl WsClient {
             None,
         )
         .await;
-        let hello = next_json(&mut stream).await;
-        assert_eq!(hello["type"], "hello", "first frame is hello: {hello}");
+        let hello = read_hello(&mut stream).await;
         WsClient { stream, hello }
     }
 
@@ -142,15 +141,28 @@ impl WsClient {
     }
 }
 
-async fn next_json(stream: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> Value {
+/// The first frame of a raw stream, which must be `hello`.
+pub async fn read_hello<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut WebSocketStream<S>,
+) -> Value {
+    let hello = next_json(stream).await;
+    assert_eq!(hello["type"], "hello", "first frame is hello: {hello}");
+    hello
+}
+
+/// The next JSON text frame of a raw stream, within `WAIT`; other frames are skipped (pings are
+/// answered by the library).
+pub async fn next_json<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut WebSocketStream<S>,
+) -> Value {
     tokio::time::timeout(WAIT, next_json_or_close(stream))
         .await
         .expect("a frame arrived in time")
         .expect("the connection stayed open")
 }
 
-async fn next_json_or_close(
-    stream: &mut WebSocketStream<MaybeTlsStream<TcpStream>>,
+async fn next_json_or_close<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut WebSocketStream<S>,
 ) -> Result<Value, String> {
     loop {
         match stream.next().await {

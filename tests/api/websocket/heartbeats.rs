@@ -1,8 +1,9 @@
 //! Heartbeats and idle connections: pings every heartbeat, silence closed after the idle
 //! timeout, a client that answers kept.
 
-use super::{assert_still_usable, read_hello, wait_for_open_sessions};
+use super::{assert_still_usable, wait_for_open_sessions};
 use crate::helpers::mock_provider::MockProvider;
+use crate::helpers::ws_client::read_hello;
 use crate::helpers::{TestApp, WsClient, settings_with};
 use futures_util::StreamExt;
 use std::time::Duration;

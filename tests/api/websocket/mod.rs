@@ -12,12 +12,11 @@ mod upgrade;
 
 use crate::helpers;
 use crate::helpers::{TestApp, WAIT, WsClient, query_value};
-use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub(super) type RawStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -32,25 +31,6 @@ pub(super) fn refusal_status(result: Result<RawStream, WsError>) -> u16 {
         Err(WsError::Http(response)) => response.status().as_u16(),
         Err(e) => panic!("the upgrade failed without an HTTP answer: {e}"),
     }
-}
-
-/// The first text frame of a raw stream, which must be `hello`.
-pub(super) async fn read_hello(stream: &mut RawStream) -> Value {
-    let wait = async {
-        loop {
-            match stream.next().await {
-                Some(Ok(Message::Text(text))) => return serde_json::from_str::<Value>(&text),
-                Some(Ok(_)) => continue,
-                other => panic!("connection ended before hello: {other:?}"),
-            }
-        }
-    };
-    let hello = tokio::time::timeout(WAIT, wait)
-        .await
-        .expect("hello in time")
-        .expect("hello is JSON");
-    assert_eq!(hello["type"], "hello", "{hello}");
-    hello
 }
 
 pub(super) fn open_sessions(app: &TestApp) -> usize {

@@ -1,7 +1,8 @@
 //! Who may connect: the origin check and `sessions.max_connections`.
 
-use super::{open_sessions, read_hello, refusal_status};
+use super::{open_sessions, refusal_status};
 use crate::helpers::mock_provider::MockProvider;
+use crate::helpers::ws_client::read_hello;
 use crate::helpers::{TestApp, WAIT, WsClient, settings_with};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Error as WsError;
