@@ -87,10 +87,6 @@ async fn ws_from(
     Ok(ws)
 }
 
-fn addr(app: &TestApp) -> SocketAddr {
-    app.base.trim_start_matches("http://").parse().unwrap()
-}
-
 fn ip(last: u8) -> IpAddr {
     IpAddr::from([127, 0, 0, last])
 }
@@ -127,9 +123,9 @@ async fn sign_in_links_per_client_address_are_limited_across_sessions() {
     let mut settings = settings_with(&mock);
     settings.limits.signin_links_per_client = 2;
     let app = TestApp::spawn(settings).await;
-    let mut first = ws_from(ip(11), addr(&app)).await.unwrap();
-    let mut second = ws_from(ip(11), addr(&app)).await.unwrap();
-    let mut elsewhere = ws_from(ip(12), addr(&app)).await.unwrap();
+    let mut first = ws_from(ip(11), app.addr()).await.unwrap();
+    let mut second = ws_from(ip(11), app.addr()).await.unwrap();
+    let mut elsewhere = ws_from(ip(12), app.addr()).await.unwrap();
     for ws in [&mut first, &mut second, &mut elsewhere] {
         next_json(ws).await; // hello
     }
@@ -156,19 +152,19 @@ async fn signin_and_complete_requests_per_client_answer_429_with_retry_after() {
         } else {
             "/complete/mock?state=nope&code=x"
         };
-        assert_eq!(get_from(ip(21), addr(&app), path).await.0, 400);
+        assert_eq!(get_from(ip(21), app.addr(), path).await.0, 400);
     }
-    let (status, retry_after) = get_from(ip(21), addr(&app), "/complete/mock?state=a&code=b").await;
+    let (status, retry_after) = get_from(ip(21), app.addr(), "/complete/mock?state=a&code=b").await;
     assert_eq!(status, 429);
     let retry_after: u64 = retry_after.expect("Retry-After").parse().unwrap();
     assert!((1..=60).contains(&retry_after));
-    assert_eq!(get_from(ip(21), addr(&app), "/signin/x").await.0, 429);
+    assert_eq!(get_from(ip(21), app.addr(), "/signin/x").await.0, 429);
     // Other addresses, and the rest of the site, are untouched.
-    assert_eq!(get_from(ip(22), addr(&app), "/signin/nope").await.0, 400);
-    assert_eq!(get_from(ip(21), addr(&app), "/healthz").await.0, 200);
+    assert_eq!(get_from(ip(22), app.addr(), "/signin/nope").await.0, 400);
+    assert_eq!(get_from(ip(21), app.addr(), "/healthz").await.0, 200);
     // A new window lets the address in again.
     app.clock.advance_secs(retry_after);
-    assert_eq!(get_from(ip(21), addr(&app), "/signin/nope").await.0, 400);
+    assert_eq!(get_from(ip(21), app.addr(), "/signin/nope").await.0, 400);
 }
 
 #[actix_web::test]
@@ -177,16 +173,16 @@ async fn websocket_connections_per_client_answer_429() {
     let mut settings = settings_with(&mock);
     settings.limits.connections_per_client = 2;
     let app = TestApp::spawn(settings).await;
-    let _a = ws_from(ip(31), addr(&app)).await.unwrap();
-    let _b = ws_from(ip(31), addr(&app)).await.unwrap();
-    match ws_from(ip(31), addr(&app)).await {
+    let _a = ws_from(ip(31), app.addr()).await.unwrap();
+    let _b = ws_from(ip(31), app.addr()).await.unwrap();
+    match ws_from(ip(31), app.addr()).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 429);
             assert!(response.headers().contains_key("retry-after"));
         }
         other => panic!("expected 429, got {:?}", other.map(|_| ())),
     }
-    assert!(ws_from(ip(32), addr(&app)).await.is_ok());
+    assert!(ws_from(ip(32), app.addr()).await.is_ok());
 }
 
 #[actix_web::test]
@@ -221,15 +217,14 @@ async fn limits_hold_across_replicas_through_redis() {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let (a, b) = (Replica::start(&env), Replica::start(&env));
-    let on = |r: &Replica| -> SocketAddr { r.base.trim_start_matches("http://").parse().unwrap() };
-    let _1 = ws_from(ip(41), on(&a)).await.unwrap();
-    let _2 = ws_from(ip(41), on(&b)).await.unwrap();
-    let _3 = ws_from(ip(41), on(&a)).await.unwrap();
+    let _1 = ws_from(ip(41), a.addr()).await.unwrap();
+    let _2 = ws_from(ip(41), b.addr()).await.unwrap();
+    let _3 = ws_from(ip(41), a.addr()).await.unwrap();
     assert!(
-        ws_from(ip(41), on(&b)).await.is_err(),
+        ws_from(ip(41), b.addr()).await.is_err(),
         "the fourth, on another replica, is refused"
     );
-    assert!(ws_from(ip(42), on(&b)).await.is_ok());
+    assert!(ws_from(ip(42), b.addr()).await.is_ok());
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -284,7 +279,7 @@ async fn a_junk_flood_from_one_address_leaves_honest_sign_ins_working_and_memory
     let mut env = mock.broker_env();
     env.insert("RUST_LOG".into(), "warn".into());
     let replica = Replica::start(&env);
-    let to: SocketAddr = replica.base.trim_start_matches("http://").parse().unwrap();
+    let to = replica.addr();
     let flooder = ip(66);
 
     // Warm up (allocator arenas, worker buffers), then take the baseline.
@@ -353,9 +348,9 @@ async fn oversized_urls_and_headers_are_refused_before_any_work() {
     let mock = MockProvider::start();
     let app = TestApp::spawn(settings_with(&mock)).await;
     let long = format!("/complete/mock?state={}", "a".repeat(9000));
-    assert_eq!(get_from(ip(51), addr(&app), &long).await.0, 414);
+    assert_eq!(get_from(ip(51), app.addr(), &long).await.0, 414);
 
-    let mut stream = connect_from(ip(51), addr(&app)).await;
+    let mut stream = connect_from(ip(51), app.addr()).await;
     let request = format!(
         "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: {}\r\nConnection: close\r\n\r\n",
         "b".repeat(20_000)
@@ -371,7 +366,7 @@ async fn oversized_urls_and_headers_are_refused_before_any_work() {
 async fn a_client_that_never_finishes_its_request_or_handshake_is_cut_off() {
     let mock = MockProvider::start();
     let app = TestApp::spawn(settings_with(&mock)).await;
-    let to = addr(&app);
+    let to = app.addr();
     let partials = [
         "GET /healthz HTTP/1.1\r\nHost: x\r\n",
         "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",

@@ -2,7 +2,7 @@
 
 use crate::helpers;
 use crate::helpers::mock_provider::{self, Behaviour, MockProvider};
-use crate::helpers::processes::{Replica, http_status, signal};
+use crate::helpers::processes::{Replica, http_status, on, signal};
 use crate::helpers::{WsClient, confirmation_code, get, http_client, query_value};
 use serde_json::json;
 use std::collections::HashMap;
@@ -19,13 +19,6 @@ fn env_for(mock: &MockProvider, extra: &[(&str, &str)]) -> HashMap<String, Strin
         env.insert((*k).to_owned(), (*v).to_owned());
     }
     env
-}
-
-/// URLs the broker built under its public URL, sent to the replica's real address.
-fn on(replica: &Replica, url: &str) -> String {
-    let parsed = Url::parse(url).unwrap();
-    let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
-    format!("{}{}{query}", replica.base, parsed.path())
 }
 
 #[actix_web::test]

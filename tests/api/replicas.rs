@@ -3,7 +3,7 @@
 
 use crate::helpers;
 use crate::helpers::mock_provider::MockProvider;
-use crate::helpers::processes::{RedisServer, Replica, free_port};
+use crate::helpers::processes::{RedisServer, Replica, free_port, on};
 use crate::helpers::{WsClient, confirmation_code, get, http_client, query_value};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -57,13 +57,6 @@ impl Cluster {
     async fn resume(&self, replica: &Replica, secret: &str) -> WsClient {
         WsClient::resume(&replica.ws_url(), Some(&self.public), secret).await
     }
-}
-
-/// A URL the broker built (under the public address), sent to one chosen replica instead.
-fn on(replica: &Replica, url: &str) -> String {
-    let parsed = Url::parse(url).unwrap();
-    let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
-    format!("{}{}{query}", replica.base, parsed.path())
 }
 
 /// Follows the sign-in link on one replica; returns the `state` sent to the provider.

@@ -13,7 +13,7 @@ use oauth_broker::clock::AdjustableClock;
 use oauth_broker::settings::{ProviderSettings, Settings};
 use oauth_broker::startup::{AppHandle, Application, Overrides};
 use secrecy::SecretString;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -102,6 +102,12 @@ impl TestApp {
             handle,
             http: http_client(),
         }
+    }
+
+    /// The address it listens on, for tests that open their own sockets.
+    pub fn addr(&self) -> SocketAddr {
+        let (_, host_port) = self.base.split_once("://").expect("a base URL");
+        host_port.parse().expect("an IP address and port")
     }
 
     pub fn url(&self, path: &str) -> String {

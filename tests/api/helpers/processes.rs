@@ -4,7 +4,7 @@
 
 use super::WAIT;
 use std::collections::HashMap;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -125,6 +125,10 @@ impl Replica {
         }
     }
 
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://127.0.0.1:{}/ws", self.port)
     }
@@ -180,6 +184,14 @@ impl Drop for Replica {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A URL the broker built under its public address, sent to this replica's real address instead
+/// (as a load balancer in front of the replicas would).
+pub fn on(replica: &Replica, url: &str) -> String {
+    let parsed = url::Url::parse(url).unwrap();
+    let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{}{}{query}", replica.base, parsed.path())
 }
 
 /// A bare HTTP GET status, without an async runtime (for polling from set-up code).

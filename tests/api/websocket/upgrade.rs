@@ -26,12 +26,8 @@ async fn raw_upgrade(
     origin: &str,
     extra: &[u8],
 ) -> (TcpStream, String, Vec<u8>) {
-    let socket = TcpStream::connect(app_addr(app)).await.unwrap();
+    let socket = TcpStream::connect(app.addr()).await.unwrap();
     upgrade_on(socket, app, path, origin, extra).await
-}
-
-fn app_addr(app: &TestApp) -> std::net::SocketAddr {
-    app.base.trim_start_matches("http://").parse().unwrap()
 }
 
 /// `raw_upgrade` on a socket the test connected itself.
@@ -43,7 +39,7 @@ async fn upgrade_on(
     extra: &[u8],
 ) -> (TcpStream, String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = app_addr(app);
+    let addr = app.addr();
     let mut request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
@@ -136,7 +132,7 @@ async fn a_client_that_stops_reading_is_dropped_once_a_write_waits_past_the_idle
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     // A small receive buffer: the broker's writes back up quickly once this client stops reading.
     socket.set_recv_buffer_size(4096).unwrap();
-    let socket = socket.connect(app_addr(&app)).await.unwrap();
+    let socket = socket.connect(app.addr()).await.unwrap();
     let (mut socket, head, _) = upgrade_on(socket, &app, "/ws", &app.base, &[]).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     wait_for_open_sessions(&app, 1).await;
