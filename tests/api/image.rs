@@ -3,7 +3,7 @@
 //! environment the image sets; its HEALTHCHECK command then passes.
 
 use crate::helpers;
-use crate::helpers::processes::http_status;
+use crate::helpers::processes::{http_status, wait_for_exit};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -213,15 +213,9 @@ fn the_binary_starts_with_exactly_the_image_environment_and_passes_its_healthche
     assert_eq!(http_status("http://127.0.0.1:8080/"), Some(200));
     // STOPSIGNAL SIGTERM: exits 0.
     helpers::processes::signal(guard.0.id(), "-TERM");
-    let deadline = Instant::now() + Duration::from_secs(25);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = guard.0.try_wait() {
-            assert!(status.success(), "{status}");
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("no exit within the grace period");
+    let status = wait_for_exit(&mut guard.0, Duration::from_secs(25))
+        .expect("no exit within the grace period");
+    assert!(status.success(), "{status}");
 }
 
 #[test]

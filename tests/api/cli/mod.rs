@@ -11,11 +11,13 @@ mod logs;
 mod manifest_and_usage;
 mod serve_startup_failures;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+pub(super) use crate::helpers::processes::{Outcome, free_addr};
+
+use crate::helpers::processes::{self, Replica, broker_command, http_status_within};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
 
 /// 32 bytes, base64, as `openssl rand -base64 32` prints them.
 pub(super) const SEAL_KEY: &str = "A12iiBF9pMoWv7hekO25xBFTN8N5lYvap7bf8IYAKsg=";
@@ -29,97 +31,16 @@ fn repo_root() -> &'static Path {
 }
 
 /// The binary with an empty environment but `PATH`, run from the repository root (so it finds
-/// `config/default.toml`, the demo provider on).
+/// `config/default.toml`, the demo provider on), plus `env`.
 pub(super) fn broker(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_oauth-broker"));
-    command
-        .args(args)
-        .current_dir(repo_root())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().copied());
+    let mut command = broker_command(args);
+    command.envs(env.iter().copied());
     command
 }
 
-pub(super) struct Outcome {
-    pub(super) status: ExitStatus,
-    pub(super) stdout: String,
-    pub(super) stderr: String,
-}
-
-impl Outcome {
-    pub(super) fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
-    pub(super) fn both(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-
-    pub(super) fn describe(&self) -> String {
-        format!(
-            "status {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs to completion (bounded by `WAIT`; killed and failed beyond it), output captured in
-/// files so a chatty child cannot block on a full pipe.
-pub(super) fn run(mut command: Command) -> Outcome {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("stdout");
-    let err = dir.path().join("stderr");
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .expect("the broker binary starts");
-    let status = match wait_for_exit(&mut child, WAIT) {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the command did not finish within {WAIT:?}; stderr:\n{}",
-                std::fs::read_to_string(&err).unwrap_or_default()
-            );
-        }
-    };
-    Outcome {
-        status,
-        stdout: std::fs::read_to_string(&out).unwrap(),
-        stderr: std::fs::read_to_string(&err).unwrap(),
-    }
-}
-
-fn wait_for_exit(child: &mut Child, within: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-pub(super) fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn signal(pid: u32, sig: &str) {
-    let status = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success(), "kill {sig} {pid} failed");
+/// Runs to completion, bounded by `WAIT`.
+pub(super) fn run(command: Command) -> Outcome {
+    processes::run(command, WAIT)
 }
 
 /// The lines of a stream that carry text.
@@ -136,45 +57,31 @@ pub(super) fn demo_client_secret() -> String {
         .to_owned()
 }
 
-/// `serve` running in the background; killed (SIGKILL) on drop, so a failing test leaves
-/// nothing behind. Its stderr goes to a file to read afterwards.
+/// `serve` running in the background, a `Replica` started with `serve` and this environment
+/// only: killed (SIGKILL) on drop, so a failing test leaves nothing behind; its stderr goes to a
+/// file to read afterwards.
 pub(super) struct RunningBroker {
-    child: Option<Child>,
+    process: Replica,
     pub(super) addr: SocketAddr,
     env: Vec<(String, String)>,
-    log: PathBuf,
-    _dir: TempDir,
 }
 
 impl RunningBroker {
     /// Starts `serve` on a free port with metrics off, plus `env`.
     pub(super) fn spawn(env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
         let addr = free_addr();
         let mut all: Vec<(String, String)> = vec![
             ("BROKER__SERVER__BIND".into(), addr.to_string()),
             ("BROKER__SERVER__METRICS_BIND".into(), String::new()),
         ];
         all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let log = dir.path().join("stderr");
         let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let child = broker(&["serve"], &pairs)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("the broker binary starts");
+        let process = Replica::run(broker(&["serve"], &pairs), addr.port());
         Self {
-            child: Some(child),
+            process,
             addr,
             env: all,
-            log,
-            _dir: dir,
         }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("still running").id()
     }
 
     /// `oauth-broker healthcheck` with the same settings as the server.
@@ -194,7 +101,7 @@ impl RunningBroker {
             if self.healthcheck().code() == Some(0) {
                 return;
             }
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+            if let Some(status) = self.process.exited() {
                 panic!(
                     "serve exited with {status:?} before it was healthy:\n{}",
                     self.log()
@@ -212,50 +119,21 @@ impl RunningBroker {
     /// SIGTERM, then the exit status and how long it took (`None` if not within `within`).
     pub(super) fn terminate(&mut self, within: Duration) -> (Option<ExitStatus>, Duration) {
         let start = Instant::now();
-        signal(self.pid(), "-TERM");
-        let mut child = self.child.take().unwrap();
-        let status = wait_for_exit(&mut child, within);
-        let took = start.elapsed();
-        if status.is_none() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        (status, took)
+        let status = self.process.terminate(within);
+        (status, start.elapsed())
     }
 
     pub(super) fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.kill();
     }
 
     pub(super) fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for RunningBroker {
-    fn drop(&mut self) {
-        self.kill();
+        self.process.log()
     }
 }
 
 /// A plain HTTP/1.1 GET; the status code.
 pub(super) fn http_get_status(addr: SocketAddr, path: &str) -> u16 {
-    use std::io::{Read, Write};
-    let mut stream = TcpStream::connect_timeout(&addr, WAIT).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
+    http_status_within(&format!("http://{addr}{path}"), WAIT)
+        .unwrap_or_else(|| panic!("no HTTP answer to GET {path} from {addr}"))
 }

@@ -7,8 +7,9 @@
 //! exact change in a series that other tests move too (`rejected_total{reason="bad_ticket"}`)
 //! runs again in a child process of this binary, alone there.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use super::processes::run;
+use std::process::Command;
+use std::time::Duration;
 
 /// Set in the child to the test it runs.
 const ALONE: &str = "OAUTH_BROKER_TEST_ALONE";
@@ -26,40 +27,24 @@ pub fn ran_in_own_process(path: &str) -> bool {
     if std::env::var(ALONE).is_ok_and(|alone| alone == test) {
         return false;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
-    let mut child = Command::new(std::env::current_exe().expect("the test binary's path"))
+    let mut command = Command::new(std::env::current_exe().expect("the test binary's path"));
+    command
         .args([test, "--exact", "--test-threads=1"])
-        .env(ALONE, test)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .expect("the test binary runs again");
-    let deadline = Instant::now() + CHILD_WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let said = format!(
-        "{}{}",
-        std::fs::read_to_string(&out).unwrap_or_default(),
-        std::fs::read_to_string(&err).unwrap_or_default()
-    );
+        .env(ALONE, test);
+    let outcome = run(command, CHILD_WAIT);
     // Indented, so that a runner counting `test result:` lines counts only this process's.
-    let said: String = said.lines().map(|l| format!("    | {l}\n")).collect();
-    let status =
-        status.unwrap_or_else(|| panic!("{test} alone: not done within {CHILD_WAIT:?}:\n{said}"));
-    assert!(status.success(), "{test} alone: {status}:\n{said}");
+    let said: String = outcome
+        .both()
+        .lines()
+        .map(|l| format!("    | {l}\n"))
+        .collect();
     assert!(
-        said.contains("test result: ok. 1 passed"),
+        outcome.status.success(),
+        "{test} alone: {}:\n{said}",
+        outcome.status
+    );
+    assert!(
+        outcome.stdout.contains("test result: ok. 1 passed"),
         "{test} alone: the child ran no such test:\n{said}"
     );
     true

@@ -1,20 +1,24 @@
-//! Real processes for the scale-out tests: a `redis-server` on a free port and broker replicas
-//! started from the built binary. Each is killed when its guard drops, so a failing test leaves
-//! nothing running.
+//! Real processes: a `redis-server` on a free port, broker replicas started from the built
+//! binary, and what tests need to run, signal and poll any child process. Each server is killed
+//! when its guard drops, so a failing test leaves nothing running.
 
 use super::WAIT;
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn free_port() -> u16 {
+/// An address on 127.0.0.1 that was free a moment ago (another process may take it first).
+pub fn free_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port()
+}
+
+pub fn free_port() -> u16 {
+    free_addr().port()
 }
 
 pub struct RedisServer {
@@ -76,8 +80,92 @@ impl Drop for RedisServer {
     }
 }
 
-pub fn signal(pid: u32, sig: &str) {
-    let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+/// `kill SIG PID`; whether the signal was sent.
+pub fn signal(pid: u32, sig: &str) -> bool {
+    Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Waits (bounded) for `child` to exit: its status, or `None` if it still runs after `within`.
+pub fn wait_for_exit(child: &mut Child, within: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How a command run to completion ended: its status and what it printed.
+pub struct Outcome {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    pub fn both(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "status {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `command` to completion, bounded by `within` (killed, and the test failed, beyond it),
+/// its output captured in files so a chatty child cannot block on a full pipe.
+pub fn run(mut command: Command, within: Duration) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("stdout");
+    let err = dir.path().join("stderr");
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("the command starts");
+    let status = match wait_for_exit(&mut child, within) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the command did not finish within {within:?}; stderr:\n{}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+    };
+    Outcome {
+        status,
+        stdout: std::fs::read_to_string(&out).unwrap(),
+        stderr: std::fs::read_to_string(&err).unwrap(),
+    }
+}
+
+/// The broker binary with an empty environment but `PATH` (so the machine's own variables cannot
+/// change what a test sees), run from the repository root (so it finds `config/`).
+pub fn broker_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_oauth-broker"));
+    command
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
 }
 
 /// A broker replica: the real binary, configured through the environment only.
@@ -100,18 +188,16 @@ impl Replica {
 
     /// Starts a replica without waiting for it.
     pub fn spawn(env: &HashMap<String, String>) -> Replica {
+        Self::spawn_on(free_port(), env)
+    }
+
+    /// Starts `command`, a broker set to listen on `port`, with its stderr in a log file.
+    pub fn run(mut command: Command, port: u16) -> Replica {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let log = dir.path().join("broker.log");
         let log_file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_oauth-broker"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "info")
-            .env("BROKER__SERVER__BIND", format!("127.0.0.1:{port}"))
-            .env("BROKER__SERVER__METRICS_BIND", "")
-            .envs(env)
+        let child = command
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
@@ -145,34 +231,32 @@ impl Replica {
         }
     }
 
-    /// SIGTERM, then waits (bounded) for the exit status.
-    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+    /// SIGTERM, then waits (bounded) for the exit status; killed if it has none by then.
+    pub fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
-        signal(child.id(), "-TERM");
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            signal(child.id(), "-TERM"),
+            "kill -TERM {} failed",
+            child.id()
+        );
+        let status = wait_for_exit(&mut child, within);
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        None
+        status
     }
 
     /// Waits (bounded) for the process to exit by itself, after a signal sent elsewhere.
-    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
-        let child = self.child.as_mut()?;
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                self.child = None;
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let status = wait_for_exit(self.child.as_mut()?, within)?;
+        self.child = None;
+        Some(status)
+    }
+
+    /// Its exit status if it has exited by now (without waiting).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut()?.try_wait().unwrap()
     }
 
     pub fn log(&self) -> String {
@@ -196,11 +280,18 @@ pub fn on(replica: &Replica, url: &str) -> String {
 
 /// A bare HTTP GET status, without an async runtime (for polling from set-up code).
 pub fn http_status(url: &str) -> Option<u16> {
+    http_status_within(url, Duration::from_secs(2))
+}
+
+/// `http_status`, connecting and reading each bounded by `within`.
+pub fn http_status_within(url: &str, within: Duration) -> Option<u16> {
     use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
     let rest = url.strip_prefix("http://")?;
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut stream = std::net::TcpStream::connect(host).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let addr = host.to_socket_addrs().ok()?.next()?;
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, within).ok()?;
+    stream.set_read_timeout(Some(within)).ok()?;
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
@@ -238,11 +329,12 @@ impl Replica {
 
     /// Like `start_on`, without waiting for `/readyz`.
     pub fn spawn_on(port: u16, env: &HashMap<String, String>) -> Replica {
-        let mut env = env.clone();
-        env.insert("BROKER__SERVER__BIND".into(), format!("127.0.0.1:{port}"));
-        let mut replica = Self::spawn(&env);
-        replica.port = port;
-        replica.base = format!("http://127.0.0.1:{port}");
-        replica
+        let mut command = broker_command(&[]);
+        command
+            .env("RUST_LOG", "info")
+            .env("BROKER__SERVER__METRICS_BIND", "")
+            .envs(env)
+            .env("BROKER__SERVER__BIND", format!("127.0.0.1:{port}"));
+        Self::run(command, port)
     }
 }
