@@ -8,8 +8,7 @@
 use crate::helpers;
 use crate::helpers::browser::{BROWSER_WAIT, Browser};
 use crate::helpers::processes::{RedisServer, Replica, free_port};
-use crate::helpers::{TestApp, demo_settings};
-use oauth_broker::settings::Settings;
+use crate::helpers::{TestApp, demo_only_settings};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -29,12 +28,6 @@ const SEAL_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const EXPLAIN: &str = "return JSON.stringify({ hook: window.oauthBrokerPage ? window.oauthBrokerPage.state() : null, \
      state: document.body.dataset.state, status: document.getElementById('status').innerText, \
      error: document.getElementById('error').innerText, url: location.href });";
-
-fn demo_only() -> Settings {
-    let mut settings = Settings::default();
-    settings.providers.insert("demo".into(), demo_settings());
-    settings
-}
 
 /// A browser on the extension page, connected and ready to sign in.
 async fn open_extension(url: &str) -> Browser {
@@ -139,7 +132,7 @@ async fn sign_in_through_popup(ext: &Browser, main: &fantoccini::wd::WindowHandl
 
 #[actix_web::test]
 async fn signs_in_through_the_window_it_opens_and_shows_the_artist() {
-    let app = TestApp::spawn(demo_only()).await;
+    let app = TestApp::spawn(demo_only_settings()).await;
     let ext = open_extension(&app.url("/")).await;
     let mut console = ext.console();
     let main = ext.window().await;
@@ -183,7 +176,7 @@ async fn signs_in_through_the_window_it_opens_and_shows_the_artist() {
 
 #[actix_web::test]
 async fn signs_in_with_the_window_in_a_separate_browser_profile() {
-    let app = TestApp::spawn(demo_only()).await;
+    let app = TestApp::spawn(demo_only_settings()).await;
     let ext = open_extension(&app.url("/")).await;
     // Tableau Desktop opens the window in the system browser, with no way back; a blocked popup
     // is the same for the page: it shows the link instead.
@@ -233,7 +226,7 @@ async fn signs_in_with_the_window_in_a_separate_browser_profile() {
 
 #[actix_web::test]
 async fn deny_is_reported_and_sign_in_works_again() {
-    let app = TestApp::spawn(demo_only()).await;
+    let app = TestApp::spawn(demo_only_settings()).await;
     let ext = open_extension(&app.url("/")).await;
     let main = ext.window().await;
 
@@ -437,7 +430,7 @@ fn refreshes_ok(metrics: &str) -> f64 {
 
 #[actix_web::test]
 async fn a_token_near_expiry_is_refreshed_without_the_user() {
-    let mut settings = demo_only();
+    let mut settings = demo_only_settings();
     // The page renews at expires_in - max(30 s, 10 %): about 5 s after signing in.
     settings.demo.access_token_ttl_secs = 35;
     let app = TestApp::spawn(settings).await;

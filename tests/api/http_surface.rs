@@ -6,8 +6,8 @@ use crate::helpers;
 use crate::helpers::mock_provider::MockProvider;
 use crate::helpers::own_process::ran_in_own_process;
 use crate::helpers::{
-    Response, TestApp, WsClient, assert_strict_headers, confirmation_code, demo_settings,
-    query_value, settings_with,
+    Response, TestApp, WsClient, assert_strict_headers, confirmation_code, demo_only_settings,
+    fast_heartbeats, query_value, settings_with,
 };
 use oauth_broker::settings::Settings;
 use serde_json::{Value, json};
@@ -324,10 +324,8 @@ async fn metrics_count_a_sign_in_and_a_rejected_link() {
 // ---- the demo provider, end to end without a browser -----------------------------------------
 
 fn demo_app_settings() -> Settings {
-    let mut settings = Settings::default();
-    settings.providers.insert("demo".into(), demo_settings());
-    settings.sessions.heartbeat_secs = 1;
-    settings.sessions.idle_timeout_secs = 5;
+    let mut settings = demo_only_settings();
+    fast_heartbeats(&mut settings);
     settings
 }
 

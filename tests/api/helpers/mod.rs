@@ -46,8 +46,20 @@ pub fn settings_with(mock: &MockProvider) -> Settings {
     settings
         .providers
         .insert("mock".into(), mock.provider_settings());
+    fast_heartbeats(&mut settings);
+    settings
+}
+
+/// Heartbeats every second, idle connections closed after five, so tests about them are quick.
+pub fn fast_heartbeats(settings: &mut Settings) {
     settings.sessions.heartbeat_secs = 1;
     settings.sessions.idle_timeout_secs = 5;
+}
+
+/// Settings with one provider, the built-in demo (`demo_settings`).
+pub fn demo_only_settings() -> Settings {
+    let mut settings = Settings::default();
+    settings.providers.insert("demo".into(), demo_settings());
     settings
 }
 
