@@ -5,7 +5,7 @@
 use crate::helpers::mock_provider::MockProvider;
 use crate::helpers::processes::{RedisServer, Replica};
 use crate::helpers::ws_client::next_json;
-use crate::helpers::{TestApp, WAIT, confirmation_code, query_value, settings_with};
+use crate::helpers::{SEAL_KEY, TestApp, WAIT, confirmation_code, query_value, settings_with};
 use futures_util::SinkExt;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -207,10 +207,7 @@ async fn limits_hold_across_replicas_through_redis() {
     let redis = RedisServer::start();
     let env: HashMap<String, String> = [
         ("BROKER__STORE__REDIS_URL", redis.url()),
-        (
-            "BROKER__SECRETS__SEAL_KEY",
-            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
-        ),
+        ("BROKER__SECRETS__SEAL_KEY", SEAL_KEY.into()),
         ("BROKER__LIMITS__CONNECTIONS_PER_CLIENT", "3".into()),
     ]
     .into_iter()

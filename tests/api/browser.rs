@@ -6,6 +6,7 @@
 //! `target/browser-screenshots/`.
 
 use crate::helpers;
+use crate::helpers::SEAL_KEY;
 use crate::helpers::browser::{BROWSER_WAIT, Browser};
 use crate::helpers::processes::{RedisServer, Replica, free_port};
 use crate::helpers::{TestApp, demo_only_settings};
@@ -21,8 +22,6 @@ const ARTISTS: &[&str] = &[
     "Neon Orchard",
     "Saffron Radio",
 ];
-
-const SEAL_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 /// What the page says about itself, for failure messages.
 const EXPLAIN: &str = "return JSON.stringify({ hook: window.oauthBrokerPage ? window.oauthBrokerPage.state() : null, \

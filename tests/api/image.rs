@@ -3,6 +3,7 @@
 //! environment the image sets; its HEALTHCHECK command then passes.
 
 use crate::helpers;
+use crate::helpers::SEAL_KEY;
 use crate::helpers::processes::{http_status, wait_for_exit};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -226,7 +227,7 @@ fn production_settings_with_secrets_as_files_pass_check_config_in_the_image_layo
     let secret = secrets.path().join("spotify_client_secret");
     let seal = secrets.path().join("seal_key");
     std::fs::write(&secret, "spotify-secret-value\n").unwrap();
-    std::fs::write(&seal, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n").unwrap();
+    std::fs::write(&seal, format!("{SEAL_KEY}\n")).unwrap();
     let output = while_busy(|| {
         image_command(
             &stage,

@@ -1,6 +1,7 @@
 //! Operations: graceful shutdown of a real process, and logs that never carry a secret.
 
 use crate::helpers;
+use crate::helpers::SEAL_KEY;
 use crate::helpers::mock_provider::{self, Behaviour, MockProvider};
 use crate::helpers::processes::{Replica, http_status, on, signal};
 use crate::helpers::{WsClient, confirmation_code, get, http_client, query_value};
@@ -9,8 +10,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use url::Url;
-
-const SEAL_KEY: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
 
 fn env_for(mock: &MockProvider, extra: &[(&str, &str)]) -> HashMap<String, String> {
     let mut env = mock.broker_env();

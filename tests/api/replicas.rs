@@ -2,6 +2,7 @@
 //! replica, nothing lost when one dies, single use across replicas, and a Redis pause survived.
 
 use crate::helpers;
+use crate::helpers::SEAL_KEY;
 use crate::helpers::mock_provider::MockProvider;
 use crate::helpers::processes::{RedisServer, Replica, free_port, on};
 use crate::helpers::{WsClient, confirmation_code, get, http_client, query_value};
@@ -10,8 +11,6 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
 use url::Url;
-
-const SEAL_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 /// What every replica shares: Redis, the seal key, the provider, and the one public address
 /// (a load balancer's, which the tests play by sending each request to a chosen replica).

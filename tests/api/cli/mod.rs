@@ -11,6 +11,7 @@ mod logs;
 mod manifest_and_usage;
 mod serve_startup_failures;
 
+pub(super) use crate::helpers::SEAL_KEY;
 pub(super) use crate::helpers::processes::{Outcome, free_addr};
 
 use crate::helpers::processes::{self, Replica, broker_command, http_status_within};
@@ -18,9 +19,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
-
-/// 32 bytes, base64, as `openssl rand -base64 32` prints them.
-pub(super) const SEAL_KEY: &str = "A12iiBF9pMoWv7hekO25xBFTN8N5lYvap7bf8IYAKsg=";
 
 /// Bound on any one run of the binary, and on waiting for a server to answer. Generous because
 /// the machine is shared with other builds and tests.

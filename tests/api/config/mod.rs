@@ -13,14 +13,13 @@ mod shortcuts;
 mod unknown_keys;
 mod validation;
 
+pub(super) use crate::helpers::SEAL_KEY;
+
 use oauth_broker::settings::{self, Settings, Sources};
 use oauth_broker::startup::{self, Validated};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
-
-/// 32 bytes, base64, as `openssl rand -base64 32` prints them.
-pub(super) const SEAL_KEY: &str = "A12iiBF9pMoWv7hekO25xBFTN8N5lYvap7bf8IYAKsg=";
 
 /// A provider configured by URLs alone, so validation has something to work with.
 pub(super) const ACME_PROVIDER: &str = r#"

@@ -22,6 +22,10 @@ pub use ws_client::WsClient;
 /// Every wait in the tests is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// A valid `secrets.seal_key` for brokers the tests configure: 32 bytes, base64, as
+/// `openssl rand -base64 32` prints them.
+pub const SEAL_KEY: &str = "A12iiBF9pMoWv7hekO25xBFTN8N5lYvap7bf8IYAKsg=";
+
 pub struct TestApp {
     pub base: String,
     pub metrics_base: String,
