@@ -109,7 +109,7 @@ pub struct Browser {
     pub client: Client,
     // Dropped after the client: ends the session, then the processes, then the profile.
     driver: Driver,
-    profile: tempfile::TempDir,
+    _profile: tempfile::TempDir,
     /// A name for messages and screenshots ("extension", "system browser").
     pub name: String,
 }
@@ -154,7 +154,7 @@ impl Browser {
         Browser {
             client,
             driver,
-            profile,
+            _profile: profile,
             name: name.to_owned(),
         }
     }

@@ -1,6 +1,5 @@
 //! Shared test set-up: the real app on port 0 with an adjustable clock, a mock OAuth provider
 //! that is a real HTTP server in its own thread, and a real WebSocket client.
-#![allow(dead_code)]
 
 pub mod browser;
 pub mod mock_provider;
