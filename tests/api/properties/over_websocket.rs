@@ -1,7 +1,7 @@
 //! The same inputs over a real WebSocket: every frame gets the answer the contract promises and
 //! the socket stays open; every `/ws` query is refused with 400 or upgrades.
 
-use super::shared_app::{connect, networked, run_cases, served};
+use super::shared_app::{connect, networked, passed, run_cases, served};
 use super::strategies::{any_frame, query_string};
 use super::{HTTP_CASES, SEAL_KEY, WS_CASES};
 use crate::helpers;
@@ -61,9 +61,7 @@ fn any_text_frame_gets_its_answer_and_the_socket_stays_open() {
         }
         Ok(())
     });
-    if let Err(e) = outcome {
-        panic!("{e}");
-    }
+    passed(outcome);
     // Still the same connection, still answering.
     let mut guard = ws.borrow_mut();
     let ws = &mut *guard;
@@ -90,9 +88,7 @@ fn any_binary_frame_gets_invalid_message_and_the_socket_stays_open() {
         prop_assert_eq!(reply["code"].as_str(), Some("invalid_message"), "{}", reply);
         Ok(())
     });
-    if let Err(e) = outcome {
-        panic!("{e}");
-    }
+    passed(outcome);
 }
 
 #[test]
@@ -138,9 +134,7 @@ fn any_tampered_refresh_handle_gets_reauth_required_and_the_socket_stays_open() 
         prop_assert_eq!(reply["code"].as_str(), Some("reauth_required"), "{}", reply);
         Ok(())
     });
-    if let Err(e) = outcome {
-        panic!("{e}");
-    }
+    passed(outcome);
     // The untampered handle, on the same socket, still renews: the refusals were the handles'.
     let mut guard = ws.borrow_mut();
     let ws = &mut *guard;

@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, WsClient, settings_with};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, TestError, TestRunner};
 use secrecy::SecretString;
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -103,7 +103,12 @@ pub(super) fn run_cases<S: Strategy>(
 {
     let net = Net::new();
     let mut runner = TestRunner::new(networked(cases));
-    if let Err(e) = runner.run(&strategy, |value| check(&net, value)) {
+    passed(runner.run(&strategy, |value| check(&net, value)));
+}
+
+/// Fails the test with proptest's report (the smallest failing case it found), if any.
+pub(super) fn passed<V: std::fmt::Debug>(outcome: Result<(), TestError<V>>) {
+    if let Err(e) = outcome {
         panic!("{e}");
     }
 }
