@@ -14,7 +14,7 @@
 # Needs a nightly toolchain (cargo-fuzz builds with -Zsanitizer=address) and installs cargo-fuzz
 # when missing. Without nightly it says so and falls back to what stable can do: building the
 # targets without instrumentation and replaying the seeds and any saved corpus through them, then
-# the property tests (tests/properties.rs), which cover the same parsers.
+# the property tests (tests/api/properties/), which cover the same parsers.
 #
 # Findings: a crash stops the target and leaves the input under fuzz/artifacts/<target>/; replay
 # it with `cargo +nightly fuzz run <target> fuzz/artifacts/<target>/<file>`. New interesting
@@ -53,7 +53,7 @@ replay_on_stable() {
         [ ${#inputs[@]} -gt 0 ] && "fuzz/target/release/$target" -runs=0 "${inputs[@]}"
     done
     echo "== property tests over the same parsers"
-    cargo test --test properties
+    cargo test --test api properties::
     echo "fuzz.sh: replay and properties passed; NO fuzzing ran (install a nightly toolchain for that)." >&2
 }
 
