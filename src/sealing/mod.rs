@@ -3,7 +3,10 @@
 //! that says what the box is for, so a box of one kind never opens as another.
 //!
 //! Three users: refresh handles ([`refresh`]), the Redis store's records, and the demo
-//! provider's stateless codes and tokens.
+//! provider's stateless codes and tokens. Keyed digests ([`DigestKey`], HMAC-SHA256 under a key
+//! derived from the seal key for one purpose) stand in for values that must be found again but
+//! not read back: the Redis keys of tickets, states and resume secrets, confirmation codes, and
+//! rate-limit subjects (client addresses).
 
 pub mod refresh;
 
@@ -13,6 +16,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
@@ -21,6 +26,32 @@ const TAG_LEN: usize = 16;
 #[derive(Clone)]
 pub struct SealingKey {
     cipher: XChaCha20Poly1305,
+    /// The key's own HMAC, from which purpose keys are derived (never used to sign directly).
+    derivation: Hmac<Sha256>,
+}
+
+/// A key for keyed digests, for one purpose.
+#[derive(Clone)]
+pub struct DigestKey {
+    mac: Hmac<Sha256>,
+}
+
+impl DigestKey {
+    /// Lowercase hex of the first `bytes` (at most 32) of HMAC-SHA256 over `parts`, each
+    /// length-prefixed so that no two different lists of parts digest alike.
+    pub fn hex(&self, parts: &[&[u8]], bytes: usize) -> String {
+        let mut mac = self.mac.clone();
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .take(bytes)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 }
 
 /// A box that was not sealed under this key for this purpose, or was altered.
@@ -31,6 +62,20 @@ impl SealingKey {
     pub fn from_bytes(key: &[u8; 32]) -> Self {
         Self {
             cipher: XChaCha20Poly1305::new(&(*key).into()),
+            derivation: <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key)
+                .expect("HMAC takes a key of any length"),
+        }
+    }
+
+    /// A digest key for `purpose` (HMAC-SHA256 of the purpose under this key, as HKDF's
+    /// expand step with one block), so a digest made for one purpose says nothing of another.
+    pub fn digest_key(&self, purpose: &str) -> DigestKey {
+        let mut derive = self.derivation.clone();
+        derive.update(purpose.as_bytes());
+        let key = derive.finalize().into_bytes();
+        DigestKey {
+            mac: <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&key)
+                .expect("HMAC takes a key of any length"),
         }
     }
 
@@ -103,6 +148,35 @@ mod tests {
         assert_eq!(key.open(b"b", &sealed), Err(Unopenable));
         let other = SealingKey::from_bytes(&[8u8; 32]);
         assert_eq!(other.open(b"a", &sealed), Err(Unopenable));
+    }
+
+    #[test]
+    fn digests_depend_on_key_purpose_and_every_part() {
+        let key = SealingKey::from_bytes(&[7u8; 32]);
+        let a = key.digest_key("a");
+        assert_eq!(a.hex(&[b"x", b"y"], 20), a.hex(&[b"x", b"y"], 20));
+        assert_eq!(a.hex(&[b"x"], 20).len(), 40);
+        assert_ne!(a.hex(&[b"x", b"y"], 20), a.hex(&[b"xy"], 20));
+        assert_ne!(a.hex(&[b"x"], 20), key.digest_key("b").hex(&[b"x"], 20));
+        let other = SealingKey::from_bytes(&[8u8; 32]).digest_key("a");
+        assert_ne!(a.hex(&[b"x"], 20), other.hex(&[b"x"], 20));
+    }
+
+    #[test]
+    fn hmac_is_rfc_4231_hmac_sha256() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"what do ya want for nothing?");
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 
     #[test]

@@ -2,18 +2,25 @@
 //! `GETDEL` or a Lua script, and delivery between replicas by pub/sub with the frame itself
 //! parked in a list, because pub/sub drops what nobody hears.
 //!
-//! Values are sealed (XChaCha20-Poly1305 under `secrets.seal_key`) and keys of tickets, states
-//! and resume secrets are hashed, so a Redis dump yields no token, verifier or usable link.
+//! Records are useless to whoever can read or write Redis without the seal key. Values are
+//! sealed (XChaCha20-Poly1305 under `secrets.seal_key`) with associated data naming the record's
+//! kind and its key, so a record copied under another key (another session's held grant or
+//! parked frames, another state) does not open there: it is refused and counted. Keys of
+//! tickets, states and resume secrets, the digests of confirmation codes, and rate-limit
+//! subjects (client addresses) are keyed digests (HMAC-SHA256 under a key derived from the seal
+//! key), so a dump yields no token, verifier, usable link or address, and codes cannot be
+//! searched offline.
 //!
 //! The connection comes up in the background: start-up with Redis down waits and retries
 //! (with back-off, saying so in the log) while `/readyz` answers 503.
 
 use super::{ConfirmOutcome, HeldGrant, PendingAuthorization, SigninTicket, StoreError};
+use crate::sealing::DigestKey;
 use crate::sealing::SealingKey;
 use crate::secrets::{ResumeSecret, SessionId, State, Ticket};
+use crate::telemetry::catalog;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind, Script, Value};
-use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -39,6 +46,8 @@ pub struct RedisStore {
     subscriber: RwLock<Option<ConnectionManager>>,
     prefix: String,
     sealer: SealingKey,
+    /// Keyed digests for keys, codes and rate-limit subjects.
+    digests: DigestKey,
     healthy: AtomicBool,
     channel: String,
     take_list: Script,
@@ -58,6 +67,7 @@ impl RedisStore {
             subscriber: RwLock::new(None),
             channel: format!("{prefix}deliver"),
             prefix,
+            digests: sealer.digest_key("oauth-broker redis keys v2"),
             sealer,
             healthy: AtomicBool::new(false),
             take_list: Script::new(
@@ -194,23 +204,47 @@ impl RedisStore {
     }
 
     fn key(&self, kind: &str, secret: &str) -> String {
-        let digest = Sha256::digest(secret.as_bytes());
-        let hex: String = digest.iter().take(20).map(|b| format!("{b:02x}")).collect();
-        format!("{}{kind}:{hex}", self.prefix)
+        let digest = self.digests.hex(&[kind.as_bytes(), secret.as_bytes()], 20);
+        format!("{}{kind}:{digest}", self.prefix)
     }
 
     fn session_key(&self, kind: &str, session: &SessionId) -> String {
         format!("{}{kind}:{}", self.prefix, session.expose())
     }
 
-    fn seal<T: serde::Serialize>(&self, kind: &str, value: &T) -> Vec<u8> {
-        let json = serde_json::to_vec(value).expect("records serialise");
-        self.sealer.seal(context(kind).as_bytes(), &json)
+    /// A typed code is compared by keyed digest inside Redis, bound to its session, so the
+    /// code itself is never stored and a dump cannot be searched for it offline.
+    fn code_digest(&self, session: &SessionId, code: &str) -> String {
+        self.digests
+            .hex(&[b"code", session.expose().as_bytes(), code.as_bytes()], 32)
     }
 
-    fn open<T: serde::de::DeserializeOwned>(&self, kind: &str, sealed: &[u8]) -> Option<T> {
-        let plain = self.sealer.open(context(kind).as_bytes(), sealed).ok()?;
+    fn seal<T: serde::Serialize>(&self, kind: &str, key: &str, value: &T) -> Vec<u8> {
+        let json = serde_json::to_vec(value).expect("records serialise");
+        self.sealer.seal(context(kind, key).as_bytes(), &json)
+    }
+
+    fn open<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        key: &str,
+        sealed: &[u8],
+    ) -> Option<T> {
+        let plain = self.open_bytes(kind, key, sealed)?;
         serde_json::from_slice(&plain).ok()
+    }
+
+    /// A record that does not open under its own key was sealed for another one (copied there
+    /// by someone who can write to Redis) or with another seal key: refused, and counted.
+    fn open_bytes(&self, kind: &str, key: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        match self.sealer.open(context(kind, key).as_bytes(), sealed) {
+            Ok(plain) => Some(plain),
+            Err(_) => {
+                log::warn!("a {kind} record in Redis did not open under its key: refused");
+                catalog::rejected("store_record_unopenable");
+                None
+            }
+        }
     }
 
     async fn put<T: serde::Serialize>(
@@ -221,7 +255,7 @@ impl RedisStore {
         ttl_secs: u64,
     ) -> Result<(), StoreError> {
         let mut conn = self.manager()?;
-        let sealed = self.seal(kind, value);
+        let sealed = self.seal(kind, &key, value);
         conn.set_ex::<_, _, ()>(key, sealed, ttl_secs.max(1))
             .await
             .map_err(unavailable)
@@ -233,8 +267,8 @@ impl RedisStore {
         key: String,
     ) -> Result<Option<T>, StoreError> {
         let mut conn = self.manager()?;
-        let sealed: Option<Vec<u8>> = conn.get_del(key).await.map_err(unavailable)?;
-        Ok(sealed.and_then(|s| self.open(kind, &s)))
+        let sealed: Option<Vec<u8>> = conn.get_del(&key).await.map_err(unavailable)?;
+        Ok(sealed.and_then(|s| self.open(kind, &key, &s)))
     }
 
     pub async fn put_ticket(
@@ -276,8 +310,8 @@ impl RedisStore {
     ) -> Result<(), StoreError> {
         let mut conn = self.manager()?;
         let key = self.session_key("h", session);
-        let code_hash = code_digest(grant.code.expose());
-        let sealed = self.seal("held", grant);
+        let code_hash = self.code_digest(session, grant.code.expose());
+        let sealed = self.seal("held", &key, grant);
         redis::pipe()
             .atomic()
             .del(&key)
@@ -301,16 +335,17 @@ impl RedisStore {
         typed: &str,
     ) -> Result<ConfirmOutcome, StoreError> {
         let mut conn = self.manager()?;
-        let typed = code_digest(&super::normalise_code(typed));
+        let typed = self.code_digest(session, &super::normalise_code(typed));
+        let key = self.session_key("h", session);
         let reply: (i64, Value) = self
             .confirm
-            .key(self.session_key("h", session))
+            .key(&key)
             .arg(typed)
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
         Ok(match reply {
-            (1, Value::BulkString(sealed)) => match self.open::<HeldGrant>("held", &sealed) {
+            (1, Value::BulkString(sealed)) => match self.open::<HeldGrant>("held", &key, &sealed) {
                 Some(grant) => ConfirmOutcome::Granted(Box::new(grant)),
                 None => ConfirmOutcome::NothingHeld,
             },
@@ -329,7 +364,9 @@ impl RedisStore {
         ttl: u64,
     ) -> Result<(), StoreError> {
         let mut conn = self.manager()?;
-        conn.set_ex::<_, _, ()>(self.key("r", secret.expose()), session.expose(), ttl.max(1))
+        let key = self.key("r", secret.expose());
+        let sealed = self.seal("resume", &key, session);
+        conn.set_ex::<_, _, ()>(key, sealed, ttl.max(1))
             .await
             .map_err(unavailable)
     }
@@ -356,11 +393,9 @@ impl RedisStore {
         secret: &ResumeSecret,
     ) -> Result<Option<SessionId>, StoreError> {
         let mut conn = self.manager()?;
-        let session: Option<String> = conn
-            .get_del(self.key("r", secret.expose()))
-            .await
-            .map_err(unavailable)?;
-        Ok(session.map(SessionId::new))
+        let key = self.key("r", secret.expose());
+        let sealed: Option<Vec<u8>> = conn.get_del(&key).await.map_err(unavailable)?;
+        Ok(sealed.and_then(|s| self.open::<SessionId>("resume", &key, &s)))
     }
 
     /// Counts one event in a fixed window shared by every replica.
@@ -394,7 +429,7 @@ impl RedisStore {
         let key = self.session_key("p", session);
         let sealed = self
             .sealer
-            .seal(context("frame").as_bytes(), frame.as_bytes());
+            .seal(context("frame", &key).as_bytes(), frame.as_bytes());
         redis::pipe()
             .atomic()
             .rpush(&key, sealed)
@@ -408,30 +443,24 @@ impl RedisStore {
 
     pub async fn take_parked(&self, session: &SessionId) -> Result<Vec<String>, StoreError> {
         let mut conn = self.manager()?;
+        let key = self.session_key("p", session);
         let sealed: Vec<Vec<u8>> = self
             .take_list
-            .key(self.session_key("p", session))
+            .key(&key)
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
         Ok(sealed
             .iter()
-            .filter_map(|s| self.sealer.open(context("frame").as_bytes(), s).ok())
+            .filter_map(|s| self.open_bytes("frame", &key, s))
             .filter_map(|plain| String::from_utf8(plain).ok())
             .collect())
     }
 }
 
-/// A typed code is compared by digest inside Redis, so the code itself is never stored.
-fn code_digest(code: &str) -> String {
-    Sha256::digest(code.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn context(kind: &str) -> String {
-    format!("oauth-broker redis record v1 {kind}")
+/// The associated data of a sealed record: what it is and where it belongs.
+fn context(kind: &str, key: &str) -> String {
+    format!("oauth-broker redis record v2 {kind} {key}")
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {

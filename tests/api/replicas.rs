@@ -4,7 +4,9 @@
 use crate::helpers;
 use crate::helpers::SEAL_KEY;
 use crate::helpers::mock_provider::MockProvider;
-use crate::helpers::processes::{RedisServer, Replica, free_port, on};
+use crate::helpers::processes::{
+    RedisServer, Replica, free_port, http_status_within, on, wait_until,
+};
 use crate::helpers::{WsClient, confirmation_code, get, http_client, query_value};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -338,4 +340,142 @@ async fn concurrent_sign_ins_across_replicas_all_complete() {
     });
     join_all(flows).await;
     assert_eq!(cluster.mock.requests().len(), 64 * 5);
+}
+
+/// How long until `/readyz` answers `want`, polling every 50 ms, at most `within`.
+fn readyz_turns(replica: &Replica, want: u16, within: Duration) -> Option<Duration> {
+    let url = format!("{}/readyz", replica.base);
+    let started = std::time::Instant::now();
+    while started.elapsed() < within {
+        if http_status_within(&url, Duration::from_millis(500)) == Some(want) {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn readiness_turns_503_within_3_s_of_a_frozen_redis_and_back_within_3_s() {
+    let cluster = Cluster::new(false);
+    let replica = cluster.replica();
+    assert!(readyz_turns(&replica, 200, Duration::from_secs(1)).is_some());
+
+    cluster.redis.pause();
+    let unready = readyz_turns(&replica, 503, Duration::from_secs(5));
+    cluster.redis.resume();
+    let unready = unready.expect("/readyz turned 503 while Redis was frozen");
+    assert!(
+        unready <= Duration::from_secs(3),
+        "503 only after {unready:?}"
+    );
+
+    let ready = readyz_turns(&replica, 200, Duration::from_secs(5))
+        .expect("/readyz turned 200 again once Redis answered");
+    assert!(ready <= Duration::from_secs(3), "200 only after {ready:?}");
+}
+
+/// Someone who can write to Redis but has no seal key.
+fn redis_writer(cluster: &Cluster) -> redis::Connection {
+    redis::Client::open(cluster.redis.url())
+        .and_then(|client| client.get_connection())
+        .expect("Redis answers")
+}
+
+const PREFIX: &str = "oauth-broker:";
+
+#[actix_web::test]
+async fn a_parked_frame_copied_under_another_session_is_refused_and_counted() {
+    let mut cluster = Cluster::new(false);
+    let metrics_port = free_port();
+    cluster.env.insert(
+        "BROKER__SERVER__METRICS_BIND".into(),
+        format!("127.0.0.1:{metrics_port}"),
+    );
+    let replica = cluster.replica();
+    let http = http_client();
+    let mut victim = cluster.connect(&replica).await;
+    let (victim_session, victim_secret) = (victim.session(), victim.resume_secret());
+    let link = victim.begin("mock").await;
+    victim.close().await;
+    let mut attacker = cluster.connect(&replica).await;
+
+    let state = follow(&http, &replica, &link).await;
+    assert_eq!(
+        complete(&http, &replica, "victim", &state).await.status,
+        200
+    );
+    let mut redis = redis_writer(&cluster);
+    let parked = format!("{PREFIX}p:{victim_session}");
+    wait_until("the victim's frame is parked", || {
+        redis::cmd("EXISTS").arg(&parked).query::<i64>(&mut redis) == Ok(1)
+    });
+    let copied: i64 = redis::cmd("COPY")
+        .arg(&parked)
+        .arg(format!("{PREFIX}p:{}", attacker.session()))
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(copied, 1);
+    // Nudge the attacker's replica to collect, as a real delivery would.
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(format!("{PREFIX}deliver"))
+        .arg(attacker.session())
+        .query(&mut redis)
+        .unwrap();
+
+    assert!(
+        attacker
+            .try_recv(Duration::from_millis(700))
+            .await
+            .is_none(),
+        "the copied frame reached the attacker"
+    );
+    let metrics = get(&http, &format!("http://127.0.0.1:{metrics_port}/metrics")).await;
+    assert!(
+        metrics
+            .body
+            .contains("oauth_broker_rejected_total{reason=\"store_record_unopenable\"} 1"),
+        "{}",
+        metrics.body
+    );
+    let mut resumed = cluster.resume(&replica, &victim_secret).await;
+    assert_eq!(
+        resumed.expect("signedin").await["access_token"],
+        "at-victim"
+    );
+}
+
+#[actix_web::test]
+async fn a_held_grant_copied_under_another_session_releases_nothing() {
+    let cluster = Cluster::new(true);
+    let replica = cluster.replica();
+    let http = http_client();
+    let mut victim = cluster.connect(&replica).await;
+    let link = victim.begin("mock").await;
+    let mut attacker = cluster.connect(&replica).await;
+    let state = follow(&http, &replica, &link).await;
+    let page = complete(&http, &replica, "victim", &state).await;
+    let code = confirmation_code(&page.body).expect("code on the page");
+    victim.expect("confirm").await;
+
+    // The attacker copies the held grant (its code digest included) under their own session,
+    // and even knows the code.
+    let mut redis = redis_writer(&cluster);
+    let copied: i64 = redis::cmd("COPY")
+        .arg(format!("{PREFIX}h:{}", victim.session()))
+        .arg(format!("{PREFIX}h:{}", attacker.session()))
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(copied, 1);
+    attacker
+        .send_json(&json!({"type": "confirm", "code": code}))
+        .await;
+    let refused = attacker.expect("error").await;
+    assert_ne!(refused["type"], "signedin");
+    assert!(refused.get("access_token").is_none(), "{refused}");
+
+    victim
+        .send_json(&json!({"type": "confirm", "code": code}))
+        .await;
+    assert_eq!(victim.expect("signedin").await["access_token"], "at-victim");
 }
