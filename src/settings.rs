@@ -190,6 +190,12 @@ pub struct StoreSettings {
     pub redis_url: Option<SecretString>,
     /// Prefix of every Redis key, so several deployments can share one Redis.
     pub key_prefix: String,
+    /// PEM file of the CA that signed Redis's certificate (`rediss://`); empty: the system's
+    /// roots.
+    pub tls_ca: String,
+    /// PEM files of a client certificate and its key, for Redis with mutual TLS.
+    pub tls_cert: String,
+    pub tls_key: String,
 }
 
 impl Default for StoreSettings {
@@ -197,6 +203,9 @@ impl Default for StoreSettings {
         Self {
             redis_url: None,
             key_prefix: "oauth-broker:".into(),
+            tls_ca: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
         }
     }
 }

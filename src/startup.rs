@@ -11,7 +11,7 @@ use crate::oauth::{Providers, TokenClient};
 use crate::routes;
 use crate::routes::extension::ExtensionAssets;
 use crate::settings::{ConfigProblems, Settings};
-use crate::store::{MemoryStore, RedisStore, SigninStore};
+use crate::store::{MemoryStore, RedisStore, RedisTarget, SigninStore};
 use crate::telemetry;
 use crate::transport::{self, ServerOptions};
 pub use crate::validation::{Validated, loopback_for, validate};
@@ -148,7 +148,7 @@ impl Application {
         let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
         let redis = settings.store.redis_url.as_ref().map(|url| {
             RedisStore::start(
-                url.expose_secret().to_owned(),
+                RedisTarget::from_settings(url.expose_secret(), &settings.store),
                 settings.store.key_prefix.clone(),
                 validated.sealer.key().clone(),
                 events_tx,

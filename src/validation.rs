@@ -160,17 +160,7 @@ pub fn validate(
             Some(RefreshSealer::random())
         }
     };
-    if let Some(url) = &settings.store.redis_url {
-        match url::Url::parse(url.expose_secret()) {
-            Ok(u) if u.scheme() == "redis" || u.scheme() == "unix" => {}
-            Ok(u) if u.scheme() == "rediss" => problems.push(
-                "store.redis_url: rediss:// (TLS) is not supported by this build; reach Redis over a private network or a TLS tunnel".into(),
-            ),
-            _ => problems.push(
-                "store.redis_url must look like redis://[:password@]host:6379/0".into(),
-            ),
-        }
-    }
+    problems.extend(store_problems(&settings.store));
 
     let s = &settings.signin;
     for (key, value) in [
@@ -281,4 +271,49 @@ pub fn loopback_for(addr: SocketAddr) -> SocketAddr {
         }
         _ => addr,
     }
+}
+
+/// `store.redis_url` and its TLS files: a scheme Redis speaks, TLS files only with `rediss://`,
+/// a client certificate with its key, and every named file there.
+fn store_problems(store: &crate::settings::StoreSettings) -> Vec<String> {
+    let mut problems = Vec::new();
+    let tls_files = [
+        ("store.tls_ca", &store.tls_ca),
+        ("store.tls_cert", &store.tls_cert),
+        ("store.tls_key", &store.tls_key),
+    ];
+    let any_tls_file = tls_files.iter().any(|(_, file)| !file.is_empty());
+    let Some(url) = &store.redis_url else {
+        if any_tls_file {
+            problems.push("store.tls_ca / store.tls_cert / store.tls_key are set but store.redis_url is empty".into());
+        }
+        return problems;
+    };
+    match url::Url::parse(url.expose_secret()) {
+        Ok(u) if u.scheme() == "redis" || u.scheme() == "unix" => {
+            if any_tls_file {
+                problems.push(
+                    "store.tls_ca / store.tls_cert / store.tls_key need a rediss:// store.redis_url (TLS)"
+                        .into(),
+                );
+            }
+        }
+        Ok(u) if u.scheme() == "rediss" => {}
+        _ => problems.push(
+            "store.redis_url must look like redis://[user:password@]host:6379/0 or rediss://… for TLS"
+                .into(),
+        ),
+    }
+    if store.tls_cert.is_empty() != store.tls_key.is_empty() {
+        problems.push(
+            "store.tls_cert and store.tls_key go together (a client certificate and its key)"
+                .into(),
+        );
+    }
+    for (key, file) in tls_files {
+        if !file.is_empty() && !std::path::Path::new(file).is_file() {
+            problems.push(format!("{key} = {file:?}: no such file"));
+        }
+    }
+    problems
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub use memory::MemoryStore;
-pub use redis_store::{RedisStore, StoreEvent};
+pub use redis_store::{RedisStore, RedisTarget, StoreEvent};
 
 /// What `/signin/{ticket}` needs: who asked, and for which provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,6 +26,61 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// Where Redis is and how to reach it: the URL (`redis://`, or `rediss://` for TLS, with user
+/// and password), and for TLS the CA to trust (else the system's roots) and an optional client
+/// certificate. Every connection the store makes is set up from this, in [`RedisTarget::client`].
+#[derive(Clone)]
+pub struct RedisTarget {
+    url: String,
+    tls_ca: String,
+    tls_cert: String,
+    tls_key: String,
+}
+
+impl RedisTarget {
+    pub fn from_settings(url: &str, store: &crate::settings::StoreSettings) -> Self {
+        Self {
+            url: url.to_owned(),
+            tls_ca: store.tls_ca.clone(),
+            tls_cert: store.tls_cert.clone(),
+            tls_key: store.tls_key.clone(),
+        }
+    }
+
+    fn client(&self) -> redis::RedisResult<redis::Client> {
+        let url = with_resp3(&self.url);
+        if !self.url.starts_with("rediss://") {
+            return redis::Client::open(url);
+        }
+        let read = |path: &str| -> redis::RedisResult<Option<Vec<u8>>> {
+            if path.is_empty() {
+                return Ok(None);
+            }
+            std::fs::read(path).map(Some).map_err(|e| {
+                redis::RedisError::from((
+                    redis::ErrorKind::Io,
+                    "cannot read a store.tls_* file",
+                    format!("{path}: {e}"),
+                ))
+            })
+        };
+        let client_tls = match (read(&self.tls_cert)?, read(&self.tls_key)?) {
+            (Some(client_cert), Some(client_key)) => Some(redis::ClientTlsConfig {
+                client_cert,
+                client_key,
+            }),
+            _ => None,
+        };
+        redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls,
+                root_cert: read(&self.tls_ca)?,
+            },
+        )
+    }
+}
+
 /// What the store tells the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreEvent {
@@ -57,7 +112,7 @@ pub struct RedisStore {
 impl RedisStore {
     /// Starts connecting in the background and returns at once.
     pub fn start(
-        url: String,
+        target: RedisTarget,
         prefix: String,
         sealer: SealingKey,
         events: mpsc::UnboundedSender<StoreEvent>,
@@ -76,13 +131,13 @@ impl RedisStore {
             confirm: Script::new(CONFIRM_SCRIPT),
         });
         let background = store.clone();
-        actix_rt::spawn(async move { background.run(url, events).await });
+        actix_rt::spawn(async move { background.run(target, events).await });
         store
     }
 
-    async fn run(self: Arc<Self>, url: String, events: mpsc::UnboundedSender<StoreEvent>) {
+    async fn run(self: Arc<Self>, target: RedisTarget, events: mpsc::UnboundedSender<StoreEvent>) {
         let (push_tx, mut push_rx) = mpsc::unbounded_channel();
-        let (commands, subscriber) = self.connect_with_retries(&url, push_tx).await;
+        let (commands, subscriber) = self.connect_with_retries(&target, push_tx).await;
         *self.connection.write().unwrap_or_else(|p| p.into_inner()) = Some(commands);
         *self.subscriber.write().unwrap_or_else(|p| p.into_inner()) = Some(subscriber);
         self.healthy.store(true, Ordering::SeqCst);
@@ -134,13 +189,13 @@ impl RedisStore {
 
     async fn connect_with_retries(
         &self,
-        url: &str,
+        target: &RedisTarget,
         push_tx: mpsc::UnboundedSender<redis::PushInfo>,
     ) -> (ConnectionManager, ConnectionManager) {
         let mut delay = Duration::from_millis(250);
         let mut attempt = 1u32;
         loop {
-            match self.connect(url, push_tx.clone()).await {
+            match self.connect(target, push_tx.clone()).await {
                 Ok(managers) => return managers,
                 Err(e) => {
                     log::warn!(
@@ -158,10 +213,10 @@ impl RedisStore {
 
     async fn connect(
         &self,
-        url: &str,
+        target: &RedisTarget,
         push_tx: mpsc::UnboundedSender<redis::PushInfo>,
     ) -> redis::RedisResult<(ConnectionManager, ConnectionManager)> {
-        let client = redis::Client::open(with_resp3(url))?;
+        let client = target.client()?;
         let config = || {
             ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -468,9 +523,15 @@ fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable
 }
 
-/// Redis errors can echo the URL; keep only the kind and category.
+/// The kind, category and detail of a Redis error (a TLS failure says which certificate check
+/// failed, which operators need), but never a detail that could echo the URL and its password.
 fn describe(e: &redis::RedisError) -> String {
-    format!("{:?} ({})", e.kind(), e.category())
+    match e.detail() {
+        Some(detail) if !detail.contains('@') && !detail.contains("redis") => {
+            format!("{:?} ({}): {detail}", e.kind(), e.category())
+        }
+        _ => format!("{:?} ({})", e.kind(), e.category()),
+    }
 }
 
 /// Subscriptions that survive reconnects need RESP3 push messages.

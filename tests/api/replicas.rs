@@ -2,63 +2,13 @@
 //! replica, nothing lost when one dies, single use across replicas, and a Redis pause survived.
 
 use crate::helpers;
-use crate::helpers::SEAL_KEY;
-use crate::helpers::mock_provider::MockProvider;
-use crate::helpers::processes::{
-    RedisServer, Replica, free_port, http_status_within, on, wait_until,
-};
+use crate::helpers::cluster::Cluster;
+use crate::helpers::processes::{Replica, free_port, http_status_within, on, wait_until};
 use crate::helpers::{WsClient, confirmation_code, get, http_client, query_value};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::time::Duration;
 use url::Url;
-
-/// What every replica shares: Redis, the seal key, the provider, and the one public address
-/// (a load balancer's, which the tests play by sending each request to a chosen replica).
-struct Cluster {
-    redis: RedisServer,
-    mock: MockProvider,
-    public: String,
-    env: HashMap<String, String>,
-}
-
-impl Cluster {
-    fn new(confirm_code: bool) -> Cluster {
-        let redis = RedisServer::start();
-        let mock = MockProvider::start();
-        let public = format!("http://127.0.0.1:{}", free_port());
-        let mut env = HashMap::new();
-        let mut set = |k: &str, v: String| {
-            env.insert(k.to_owned(), v);
-        };
-        set("BROKER__STORE__REDIS_URL", redis.url());
-        set("BROKER__SECRETS__SEAL_KEY", SEAL_KEY.into());
-        set("BROKER__SERVER__PUBLIC_URL", public.clone());
-        set("BROKER__SERVER__CALLBACK_URL", public.clone());
-        set("BROKER__SIGNIN__CONFIRM_CODE", confirm_code.to_string());
-        set("BROKER__PROVIDERS__MOCK__TIMEOUT_SECS", "2".into());
-        env.extend(mock.broker_env());
-        Cluster {
-            redis,
-            mock,
-            public,
-            env,
-        }
-    }
-
-    fn replica(&self) -> Replica {
-        Replica::start(&self.env)
-    }
-
-    async fn connect(&self, replica: &Replica) -> WsClient {
-        WsClient::connect(&replica.ws_url(), Some(&self.public)).await
-    }
-
-    async fn resume(&self, replica: &Replica, secret: &str) -> WsClient {
-        WsClient::resume(&replica.ws_url(), Some(&self.public), secret).await
-    }
-}
 
 /// Follows the sign-in link on one replica; returns the `state` sent to the provider.
 async fn follow(http: &awc::Client, replica: &Replica, link: &str) -> String {

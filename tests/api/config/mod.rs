@@ -7,6 +7,7 @@
 mod layering;
 mod production;
 mod providers;
+mod redis_tls;
 mod seal_key;
 mod secret_files;
 mod shortcuts;

@@ -2,10 +2,12 @@
 //! that is a real HTTP server in its own thread, and a real WebSocket client.
 
 pub mod browser;
+pub mod cluster;
 pub mod mock_provider;
 pub mod own_process;
 pub mod processes;
 pub mod schema;
+pub mod tls_redis;
 pub mod ws_client;
 
 use mock_provider::MockProvider;

@@ -23,34 +23,40 @@ pub fn free_port() -> u16 {
 
 pub struct RedisServer {
     child: Child,
-    pub port: u16,
+    url: String,
     _dir: tempfile::TempDir,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let dir = tempfile::tempdir().unwrap();
         let port = free_port();
+        Self::start_with(port, format!("redis://127.0.0.1:{port}/"), |_| {
+            vec!["--port".into(), port.to_string()]
+        })
+    }
+
+    /// A `redis-server` on `port` with `args(dir)` besides the common ones; `url` is how the
+    /// broker is to reach it.
+    pub fn start_with(
+        port: u16,
+        url: String,
+        args: impl FnOnce(&std::path::Path) -> Vec<String>,
+    ) -> RedisServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all: Vec<String> = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            .map(String::from)
+            .into();
+        all.extend(["--dir".into(), dir.path().to_str().unwrap().into()]);
+        all.extend(args(dir.path()));
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                dir.path().to_str().unwrap(),
-            ])
+            .args(&all)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server is installed (scripts/install-test-deps.sh)");
         let server = RedisServer {
             child,
-            port,
+            url,
             _dir: dir,
         };
         wait_until("redis-server accepts connections", || {
@@ -60,7 +66,7 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        self.url.clone()
     }
 
     pub fn pause(&self) {
