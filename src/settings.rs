@@ -196,6 +196,11 @@ pub struct StoreSettings {
     /// PEM files of a client certificate and its key, for Redis with mutual TLS.
     pub tls_cert: String,
     pub tls_key: String,
+    /// Redis Sentinel addresses (`host:port`): the master is asked of them and followed across
+    /// failovers; `redis_url` then carries only scheme, credentials and database.
+    #[serde(deserialize_with = "string_or_list")]
+    pub sentinels: Vec<String>,
+    pub sentinel_master: String,
 }
 
 impl Default for StoreSettings {
@@ -206,6 +211,8 @@ impl Default for StoreSettings {
             tls_ca: String::new(),
             tls_cert: String::new(),
             tls_key: String::new(),
+            sentinels: Vec::new(),
+            sentinel_master: "mymaster".into(),
         }
     }
 }

@@ -304,6 +304,20 @@ fn store_problems(store: &crate::settings::StoreSettings) -> Vec<String> {
                 .into(),
         ),
     }
+    for sentinel in &store.sentinels {
+        let port = sentinel
+            .rsplit_once(':')
+            .map(|(_, port)| port.parse::<u16>());
+        if !matches!(port, Some(Ok(p)) if p > 0) {
+            problems.push(format!(
+                "store.sentinels: {sentinel:?} is not host:port (a Sentinel's address)"
+            ));
+        }
+    }
+    if !store.sentinels.is_empty() && store.sentinel_master.trim().is_empty() {
+        problems
+            .push("store.sentinel_master is empty: name the master the sentinels monitor".into());
+    }
     if store.tls_cert.is_empty() != store.tls_key.is_empty() {
         problems.push(
             "store.tls_cert and store.tls_key go together (a client certificate and its key)"

@@ -35,6 +35,9 @@ pub struct RedisTarget {
     tls_ca: String,
     tls_cert: String,
     tls_key: String,
+    /// With Sentinel: where to ask for the master, and its name.
+    sentinels: Vec<String>,
+    sentinel_master: String,
 }
 
 impl RedisTarget {
@@ -44,12 +47,46 @@ impl RedisTarget {
             tls_ca: store.tls_ca.clone(),
             tls_cert: store.tls_cert.clone(),
             tls_key: store.tls_key.clone(),
+            sentinels: store.sentinels.clone(),
+            sentinel_master: store.sentinel_master.clone(),
         }
     }
 
-    fn client(&self) -> redis::RedisResult<redis::Client> {
-        let url = with_resp3(&self.url);
-        if !self.url.starts_with("rediss://") {
+    fn follows_sentinel(&self) -> bool {
+        !self.sentinels.is_empty()
+    }
+
+    /// A client for the Redis to use now: the URL's, or with Sentinel the current master's
+    /// (asked of the sentinels each time, so a reconnect after a failover finds the new one).
+    async fn client(&self) -> redis::RedisResult<redis::Client> {
+        if !self.follows_sentinel() {
+            return self.client_for(&self.url);
+        }
+        let sentinels: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|address| format!("redis://{address}/"))
+            .collect();
+        let mut sentinel = redis::sentinel::Sentinel::build(sentinels)?;
+        let master = sentinel
+            .async_master_for(&self.sentinel_master, None)
+            .await?;
+        let (host, port) = match master.get_connection_info().addr() {
+            redis::ConnectionAddr::Tcp(host, port)
+            | redis::ConnectionAddr::TcpTls { host, port, .. } => (host.clone(), *port),
+            _ => {
+                return Err(redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "the sentinels named a master that is not a TCP address",
+                )));
+            }
+        };
+        self.client_for(&with_host(&self.url, &host, port)?)
+    }
+
+    fn client_for(&self, url: &str) -> redis::RedisResult<redis::Client> {
+        let url = with_resp3(url);
+        if !url.starts_with("rediss://") {
             return redis::Client::open(url);
         }
         let read = |path: &str| -> redis::RedisResult<Option<Vec<u8>>> {
@@ -81,6 +118,16 @@ impl RedisTarget {
     }
 }
 
+/// The connections of one Redis (or, with Sentinel, of the current master).
+struct Connections {
+    commands: ConnectionManager,
+    subscriber: ConnectionManager,
+    durable: Option<ConnectionManager>,
+}
+
+/// How long a parked result waits for a replica's acknowledgement (Sentinel only).
+const REPLICA_WAIT_MS: u64 = 500;
+
 /// What the store tells the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreEvent {
@@ -99,6 +146,16 @@ pub struct RedisStore {
     connection: RwLock<Option<ConnectionManager>>,
     /// Subscriptions only; held so its background task lives.
     subscriber: RwLock<Option<ConnectionManager>>,
+    /// With Sentinel only: the writes a sign-in depends on (tickets, states, held grants,
+    /// parked results), each followed by `WAIT` for a replica. Redis replicates
+    /// asynchronously, so a record the old master acknowledged just before dying could be
+    /// missing on the promoted replica: a link that no longer works, or a result `/complete`
+    /// had reported delivered (seen at 200 concurrent sign-ins through a failover). `WAIT`
+    /// blocks its whole connection, hence one of its own.
+    durable: RwLock<Option<ConnectionManager>>,
+    /// Whether the master had a replica at the last health check (from `ROLE`): without one no
+    /// failover can take a write back, and `WAIT` would only time out.
+    has_replica: AtomicBool,
     prefix: String,
     sealer: SealingKey,
     /// Keyed digests for keys, codes and rate-limit subjects.
@@ -120,6 +177,8 @@ impl RedisStore {
         let store = Arc::new(Self {
             connection: RwLock::new(None),
             subscriber: RwLock::new(None),
+            durable: RwLock::new(None),
+            has_replica: AtomicBool::new(false),
             channel: format!("{prefix}deliver"),
             prefix,
             digests: sealer.digest_key("oauth-broker redis keys v2"),
@@ -137,9 +196,8 @@ impl RedisStore {
 
     async fn run(self: Arc<Self>, target: RedisTarget, events: mpsc::UnboundedSender<StoreEvent>) {
         let (push_tx, mut push_rx) = mpsc::unbounded_channel();
-        let (commands, subscriber) = self.connect_with_retries(&target, push_tx).await;
-        *self.connection.write().unwrap_or_else(|p| p.into_inner()) = Some(commands);
-        *self.subscriber.write().unwrap_or_else(|p| p.into_inner()) = Some(subscriber);
+        let connections = self.connect_with_retries(&target, push_tx.clone()).await;
+        self.install(connections);
         self.healthy.store(true, Ordering::SeqCst);
         log::info!("connected to Redis");
 
@@ -166,13 +224,23 @@ impl RedisStore {
             }
         });
 
-        // Health: a PING a second. After an outage the hub looks for frames parked meanwhile,
-        // since their notifications may have gone unheard.
+        // Health: a PING a second (with Sentinel, ROLE: a demoted master still answers PING).
+        // After an outage the hub looks for frames parked meanwhile, since their
+        // notifications may have gone unheard. With Sentinel, two failed checks in a row mean
+        // a failover: ask the sentinels for the master again and reconnect there.
         let mut tick = actix_rt::time::interval(Duration::from_secs(1));
         let mut was_healthy = true;
+        let mut failed_checks = 0u32;
         loop {
             tick.tick().await;
-            let healthy = self.ping().await;
+            let mut healthy = self.check(target.follows_sentinel()).await;
+            failed_checks = if healthy { 0 } else { failed_checks + 1 };
+            if failed_checks >= 2 && target.follows_sentinel() {
+                healthy = self.follow_failover(&target, &push_tx).await;
+                if healthy {
+                    failed_checks = 0;
+                }
+            }
             self.healthy.store(healthy, Ordering::SeqCst);
             if healthy && !was_healthy {
                 log::info!("Redis reachable again");
@@ -191,7 +259,7 @@ impl RedisStore {
         &self,
         target: &RedisTarget,
         push_tx: mpsc::UnboundedSender<redis::PushInfo>,
-    ) -> (ConnectionManager, ConnectionManager) {
+    ) -> Connections {
         let mut delay = Duration::from_millis(250);
         let mut attempt = 1u32;
         loop {
@@ -215,8 +283,8 @@ impl RedisStore {
         &self,
         target: &RedisTarget,
         push_tx: mpsc::UnboundedSender<redis::PushInfo>,
-    ) -> redis::RedisResult<(ConnectionManager, ConnectionManager)> {
-        let client = target.client()?;
+    ) -> redis::RedisResult<Connections> {
+        let client = target.client().await?;
         let config = || {
             ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -229,9 +297,59 @@ impl RedisStore {
         let subscriber_config = config()
             .set_push_sender(push_tx)
             .set_automatic_resubscription();
-        let mut subscriber = ConnectionManager::new_with_config(client, subscriber_config).await?;
+        let mut subscriber =
+            ConnectionManager::new_with_config(client.clone(), subscriber_config).await?;
         subscriber.subscribe(&self.channel).await?;
-        Ok((commands, subscriber))
+        let durable = if target.follows_sentinel() {
+            Some(ConnectionManager::new_with_config(client.clone(), config()).await?)
+        } else {
+            None
+        };
+        Ok(Connections {
+            commands,
+            subscriber,
+            durable,
+        })
+    }
+
+    fn install(&self, connections: Connections) {
+        *self.connection.write().unwrap_or_else(|p| p.into_inner()) = Some(connections.commands);
+        *self.subscriber.write().unwrap_or_else(|p| p.into_inner()) = Some(connections.subscriber);
+        *self.durable.write().unwrap_or_else(|p| p.into_inner()) = connections.durable;
+    }
+
+    /// The connection for a write a sign-in depends on, and whether it must then wait for a
+    /// replica ([`RedisStore::replicated`]).
+    fn writer(&self) -> Result<(ConnectionManager, bool), StoreError> {
+        match self
+            .durable
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            Some(durable) => Ok((durable, self.has_replica.load(Ordering::SeqCst))),
+            None => Ok((self.manager()?, false)),
+        }
+    }
+
+    /// Done once a replica has the writes made on `conn` (Sentinel only): acknowledged then
+    /// means it survives a failover. Without one in time, the caller answers `unavailable`
+    /// (and the person tries again) rather than promise what a failover could take back.
+    async fn replicated(&self, conn: &mut ConnectionManager, wait: bool) -> Result<(), StoreError> {
+        if !wait {
+            return Ok(());
+        }
+        let replicas: i64 = redis::cmd("WAIT")
+            .arg(1)
+            .arg(REPLICA_WAIT_MS)
+            .query_async(conn)
+            .await
+            .map_err(unavailable)?;
+        if replicas < 1 {
+            log::warn!("no Redis replica acknowledged a write within {REPLICA_WAIT_MS} ms");
+            return Err(StoreError::Unavailable);
+        }
+        Ok(())
     }
 
     fn manager(&self) -> Result<ConnectionManager, StoreError> {
@@ -242,16 +360,55 @@ impl RedisStore {
             .ok_or(StoreError::Unavailable)
     }
 
-    async fn ping(&self) -> bool {
+    /// Whether Redis answers within a second (and, `as_master`, still is the master).
+    async fn check(&self, as_master: bool) -> bool {
         let Ok(mut conn) = self.manager() else {
             return false;
         };
-        let cmd = redis::cmd("PING");
-        let ping = cmd.query_async::<String>(&mut conn);
-        matches!(
-            actix_rt::time::timeout(Duration::from_secs(1), ping).await,
-            Ok(Ok(_))
-        )
+        if as_master {
+            let role = redis::cmd("ROLE");
+            let role = role.query_async::<Vec<Value>>(&mut conn);
+            match actix_rt::time::timeout(Duration::from_secs(1), role).await {
+                Ok(Ok(reply)) => {
+                    // ["master", offset, [[ip, port, offset], ...]]
+                    let replicas = matches!(reply.get(2), Some(Value::Array(r)) if !r.is_empty());
+                    self.has_replica.store(replicas, Ordering::SeqCst);
+                    matches!(reply.first(), Some(Value::BulkString(r)) if r.as_slice() == b"master")
+                }
+                _ => false,
+            }
+        } else {
+            let ping = redis::cmd("PING");
+            let ping = ping.query_async::<String>(&mut conn);
+            matches!(
+                actix_rt::time::timeout(Duration::from_secs(1), ping).await,
+                Ok(Ok(_))
+            )
+        }
+    }
+
+    /// Reconnects to whatever master the sentinels name now, within a bounded time.
+    async fn follow_failover(
+        &self,
+        target: &RedisTarget,
+        push_tx: &mpsc::UnboundedSender<redis::PushInfo>,
+    ) -> bool {
+        let connect = self.connect(target, push_tx.clone());
+        match actix_rt::time::timeout(Duration::from_secs(3), connect).await {
+            Ok(Ok(connections)) => {
+                self.install(connections);
+                log::info!("Redis failed over: connected to the master the sentinels name now");
+                true
+            }
+            Ok(Err(e)) => {
+                log::warn!(
+                    "the master is unreachable and the sentinels name no other yet: {}",
+                    describe(&e)
+                );
+                false
+            }
+            Err(_) => false,
+        }
     }
 
     pub fn is_ready(&self) -> bool {
@@ -309,11 +466,12 @@ impl RedisStore {
         value: &T,
         ttl_secs: u64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.manager()?;
+        let (mut conn, wait) = self.writer()?;
         let sealed = self.seal(kind, &key, value);
         conn.set_ex::<_, _, ()>(key, sealed, ttl_secs.max(1))
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        self.replicated(&mut conn, wait).await
     }
 
     async fn take<T: serde::de::DeserializeOwned>(
@@ -363,7 +521,7 @@ impl RedisStore {
         grant: &HeldGrant,
         ttl: u64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.manager()?;
+        let (mut conn, wait) = self.writer()?;
         let key = self.session_key("h", session);
         let code_hash = self.code_digest(session, grant.code.expose());
         let sealed = self.seal("held", &key, grant);
@@ -381,7 +539,8 @@ impl RedisStore {
             .expire(&key, ttl.max(1) as i64)
             .query_async::<()>(&mut conn)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        self.replicated(&mut conn, wait).await
     }
 
     pub async fn confirm(
@@ -480,7 +639,7 @@ impl RedisStore {
 
     /// Parks the frame, then tells every replica; the one holding the session collects it.
     pub async fn park(&self, session: &SessionId, frame: &str, ttl: u64) -> Result<(), StoreError> {
-        let mut conn = self.manager()?;
+        let (mut conn, wait) = self.writer()?;
         let key = self.session_key("p", session);
         let sealed = self
             .sealer
@@ -493,7 +652,8 @@ impl RedisStore {
             .publish(&self.channel, session.expose())
             .query_async::<()>(&mut conn)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        self.replicated(&mut conn, wait).await
     }
 
     pub async fn take_parked(&self, session: &SessionId) -> Result<Vec<String>, StoreError> {
@@ -532,6 +692,21 @@ fn describe(e: &redis::RedisError) -> String {
         }
         _ => format!("{:?} ({})", e.kind(), e.category()),
     }
+}
+
+/// `url` with its host and port replaced (Sentinel names the master; the URL keeps scheme,
+/// credentials and database).
+fn with_host(url: &str, host: &str, port: u16) -> redis::RedisResult<String> {
+    let invalid = || {
+        redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "store.redis_url does not parse",
+        ))
+    };
+    let mut parsed = url::Url::parse(url).map_err(|_| invalid())?;
+    parsed.set_host(Some(host)).map_err(|_| invalid())?;
+    parsed.set_port(Some(port)).map_err(|_| invalid())?;
+    Ok(parsed.into())
 }
 
 /// Subscriptions that survive reconnects need RESP3 push messages.

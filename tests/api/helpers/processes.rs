@@ -42,12 +42,24 @@ impl RedisServer {
         url: String,
         args: impl FnOnce(&std::path::Path) -> Vec<String>,
     ) -> RedisServer {
+        Self::start_raw(port, url, |dir| {
+            let mut all: Vec<String> = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+                .map(String::from)
+                .into();
+            all.extend(["--dir".into(), dir.to_str().unwrap().into()]);
+            all.extend(args(dir));
+            all
+        })
+    }
+
+    /// A `redis-server` with exactly `args(dir)` (a Sentinel takes its config file first).
+    pub fn start_raw(
+        port: u16,
+        url: String,
+        args: impl FnOnce(&std::path::Path) -> Vec<String>,
+    ) -> RedisServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut all: Vec<String> = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            .map(String::from)
-            .into();
-        all.extend(["--dir".into(), dir.path().to_str().unwrap().into()]);
-        all.extend(args(dir.path()));
+        let all = args(dir.path());
         let child = Command::new("redis-server")
             .args(&all)
             .stdout(Stdio::null())

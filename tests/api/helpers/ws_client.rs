@@ -30,6 +30,14 @@ impl WsClient {
         WsClient { stream, hello }
     }
 
+    /// `connect` for a broker that may refuse (a replica whose store is failing over):
+    /// `None` when the upgrade is refused or fails.
+    pub async fn try_connect(url: &str, origin: Option<&str>) -> Option<WsClient> {
+        let mut stream = Self::open(url, origin).await.ok()?;
+        let hello = next_json(&mut stream).await;
+        (hello["type"] == "hello").then_some(WsClient { stream, hello })
+    }
+
     /// A socket whose upgrade a test did by hand: `read` holds what came after the response head.
     pub async fn from_partially_read(socket: TcpStream, read: Vec<u8>) -> WsClient {
         use tokio_tungstenite::tungstenite::protocol::Role;

@@ -1,0 +1,204 @@
+//! Replicas over a Sentinel-managed Redis: the master is asked of the sentinels, and when it
+//! dies in the middle of sign-ins the replicas follow the failover. Every completed sign-in
+//! reaches exactly its own session; the rest fail with `unavailable` and succeed on retry.
+
+use crate::helpers::cluster::Cluster;
+use crate::helpers::processes::{RedisServer, Replica, free_port, http_status, on, wait_until};
+use crate::helpers::{WsClient, get, http_client, query_value};
+use futures_util::future::join_all;
+use std::time::{Duration, Instant};
+use url::Url;
+
+const MASTER: &str = "mymaster";
+
+/// A master, one replica of it, and three sentinels (quorum 2) that fail over after 1 s down.
+struct SentinelRedis {
+    master: Option<RedisServer>,
+    _replica: RedisServer,
+    sentinels: Vec<(u16, RedisServer)>,
+}
+
+impl SentinelRedis {
+    fn start() -> SentinelRedis {
+        let master = RedisServer::start();
+        let master_port = master
+            .url()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned();
+        let replica_port = free_port();
+        let replica = RedisServer::start_with(
+            replica_port,
+            format!("redis://127.0.0.1:{replica_port}/"),
+            |_| {
+                vec![
+                    "--port".into(),
+                    replica_port.to_string(),
+                    "--replicaof".into(),
+                    "127.0.0.1".into(),
+                    master_port.clone(),
+                ]
+            },
+        );
+        let sentinels = (0..3)
+            .map(|_| {
+                let port = free_port();
+                let master_port = master_port.clone();
+                let server =
+                    RedisServer::start_raw(port, format!("redis://127.0.0.1:{port}/"), |dir| {
+                        let conf = dir.join("sentinel.conf");
+                        std::fs::write(
+                            &conf,
+                            format!(
+                                "port {port}\nbind 127.0.0.1\ndir {}\n\
+                             sentinel monitor {MASTER} 127.0.0.1 {master_port} 2\n\
+                             sentinel down-after-milliseconds {MASTER} 1000\n\
+                             sentinel failover-timeout {MASTER} 3000\n",
+                                dir.display()
+                            ),
+                        )
+                        .unwrap();
+                        vec![conf.to_str().unwrap().to_owned(), "--sentinel".into()]
+                    });
+                (port, server)
+            })
+            .collect::<Vec<_>>();
+        let redis = SentinelRedis {
+            master: Some(master),
+            _replica: replica,
+            sentinels,
+        };
+        // A sentinel learns of the replica from the master's INFO; only then can it fail over.
+        wait_until("the sentinels know the replica", || {
+            redis.sentinels.iter().all(|(port, _)| {
+                let replicas = std::process::Command::new("redis-cli")
+                    .args(["-p", &port.to_string(), "sentinel", "replicas", MASTER])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                replicas.contains(&replica_port.to_string())
+            })
+        });
+        redis
+    }
+
+    fn addresses(&self) -> String {
+        self.sentinels
+            .iter()
+            .map(|(port, _)| format!("127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn kill_master(&mut self) {
+        drop(self.master.take());
+    }
+}
+
+/// One sign-in (WebSocket on `a`, link and redirect on `b`), retried while the store answers
+/// `unavailable`; returns the token the session received and how many tries it took.
+async fn sign_in_with_retries(
+    cluster: &Cluster,
+    a: &Replica,
+    b: &Replica,
+    code: &str,
+) -> (String, u32) {
+    let http = http_client();
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        assert!(Instant::now() < deadline, "sign-in {code} never succeeded");
+        let Some(mut ws) = WsClient::try_connect(&a.ws_url(), Some(&cluster.public)).await else {
+            actix_rt::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        ws.send_json(&serde_json::json!({"type": "begin", "provider": "mock"}))
+            .await;
+        let answer = ws.recv().await;
+        if answer["type"] != "signin" {
+            assert_eq!(answer["code"], "unavailable", "{code}: {answer}");
+            actix_rt::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        let link = answer["url"].as_str().unwrap();
+        let opened = get(&http, &on(b, link)).await;
+        if opened.status == 503 {
+            actix_rt::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        assert_eq!(opened.status, 303, "{code}: {}", opened.body);
+        let location = Url::parse(opened.header("location").unwrap()).unwrap();
+        let state = query_value(&location, "state").unwrap();
+        let url = format!("{}/complete/mock?code={code}&state={state}", b.base);
+        let page = get(&http, &url).await;
+        if page.status == 503 {
+            actix_rt::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        assert_eq!(page.status, 200, "{code}: {}", page.body);
+        let signedin = ws.expect("signedin").await;
+        return (signedin["access_token"].as_str().unwrap().to_owned(), tries);
+    }
+}
+
+#[actix_web::test]
+async fn a_sentinel_failover_during_sign_ins_loses_or_crosses_none() {
+    let mut redis = SentinelRedis::start();
+    let mut cluster = Cluster::new(false);
+    cluster.env.insert(
+        "BROKER__STORE__REDIS_URL".into(),
+        "redis://127.0.0.1/0".into(),
+    );
+    cluster
+        .env
+        .insert("BROKER__STORE__SENTINELS".into(), redis.addresses());
+    // Hundreds of sign-ins and their retries come from one test address.
+    for limit in [
+        "SIGNIN_LINKS_PER_SESSION",
+        "SIGNIN_LINKS_PER_CLIENT",
+        "REQUESTS_PER_CLIENT",
+        "CONNECTIONS_PER_CLIENT",
+    ] {
+        cluster
+            .env
+            .insert(format!("BROKER__LIMITS__{limit}"), "0".into());
+    }
+    let (a, b) = (cluster.replica(), cluster.replica());
+
+    let before = sign_in_with_retries(&cluster, &a, &b, "before").await;
+    assert_eq!(before.0, "at-before");
+
+    let sign_ins = (0..200).map(|i| {
+        let (cluster, a, b) = (&cluster, &a, &b);
+        async move {
+            actix_rt::time::sleep(Duration::from_millis(4 * i)).await;
+            let code = format!("during{i}");
+            let (token, tries) = sign_in_with_retries(cluster, a, b, &code).await;
+            assert_eq!(
+                token,
+                format!("at-{code}"),
+                "a token reached the wrong session"
+            );
+            tries
+        }
+    });
+    let killer = async {
+        actix_rt::time::sleep(Duration::from_millis(400)).await;
+        redis.kill_master();
+    };
+    let (tries, ()) = futures_util::future::join(join_all(sign_ins), killer).await;
+    let retried = tries.iter().filter(|t| **t > 1).count();
+    eprintln!("{} sign-ins, {retried} needed a retry", tries.len());
+
+    for replica in [&a, &b] {
+        let url = format!("{}/readyz", replica.base);
+        wait_until("the replica is ready on the new master", || {
+            http_status(&url) == Some(200)
+        });
+    }
+    let after = sign_in_with_retries(&cluster, &b, &a, "after").await;
+    assert_eq!(after, ("at-after".to_owned(), 1));
+}
