@@ -5,3 +5,4 @@
 
 mod forwarded_for;
 mod per_address;
+mod observability;
