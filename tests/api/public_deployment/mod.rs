@@ -4,5 +4,5 @@
 //! and the alert rules and dashboard naming metrics the broker really exports.
 
 mod forwarded_for;
-mod per_address;
 mod observability;
+mod per_address;
