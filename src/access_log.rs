@@ -13,29 +13,49 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse, web};
 use ipnet::IpNet;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::telemetry::REQUEST_ID;
 
 /// Who may tell us the client's address.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    /// Set once the "forwarded by an untrusted peer" warning is logged: once per process is
+    /// enough to point the operator at the setting, and a flood must not flood the log.
+    warned: Arc<AtomicBool>,
+}
 
 impl TrustedProxies {
     pub fn parse(list: &[String]) -> Self {
-        Self(
-            list.iter()
+        Self {
+            nets: list
+                .iter()
                 .filter_map(|s| {
                     s.parse::<IpNet>()
                         .ok()
                         .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
                 })
                 .collect(),
-        )
+            warned: Arc::default(),
+        }
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(&ip))
+        self.nets.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Behind a proxy that is not in `server.trusted_proxies`, every user looks like the proxy
+    /// and each per-address limit becomes one global limit: say so, once.
+    fn warn_if_untrusted_forwarder(&self, peer: Option<IpAddr>) {
+        let Some(peer) = peer else { return };
+        if !self.trusts(peer) && !self.warned.swap(true, Ordering::Relaxed) {
+            log::warn!(
+                "a request from {peer} carries X-Forwarded-For, but {peer} is not in server.trusted_proxies: client addresses are the proxy's, so per-address limits count every user behind it as one; add the proxy's address or CIDR to server.trusted_proxies (or ignore this if {peer} is not a proxy of yours)"
+            );
+        }
     }
 
     /// The client: walking `X-Forwarded-For` from the right, the first address that is not a
@@ -64,16 +84,35 @@ impl TrustedProxies {
     }
 }
 
+/// Present (as app data) when the broker serves TLS itself: then every answer carries
+/// `Strict-Transport-Security`, so a browser that once reached it over HTTPS never tries plain
+/// HTTP to it again (RFC 6797). Behind a TLS-terminating proxy, HSTS is the proxy's to send.
+#[derive(Debug, Clone, Copy)]
+pub struct ServedOverTls;
+
+/// One year, as browsers' preload lists expect; no `includeSubDomains`: the broker's host
+/// name says nothing about what else runs under the parent domain.
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
+
+fn add_hsts<B>(req_is_tls: bool, res: &mut ServiceResponse<B>) {
+    if req_is_tls {
+        res.headers_mut()
+            .insert(HeaderName::from_static("strict-transport-security"), HSTS);
+    }
+}
+
 /// The client address of a request, as `access_log` worked it out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
-/// The client address worked out for this request, as a rate-limit subject.
+/// The client address worked out for this request, as the subject of every per-address limit
+/// (`limits::client_subject`: an IPv6 client counts per /64).
 pub fn client_ip(req: &actix_web::HttpRequest) -> String {
     req.extensions()
         .get::<ClientIp>()
-        .map(|c| c.0.to_string())
-        .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
+        .map(|c| c.0)
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
+        .map(crate::limits::client_subject)
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
@@ -88,6 +127,7 @@ pub async fn access_log(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let started = Instant::now();
+    let tls = req.app_data::<web::Data<ServedOverTls>>().is_some();
     let header_bytes: usize = req
         .headers()
         .iter()
@@ -114,18 +154,21 @@ pub async fn access_log(
             .content_type("text/plain; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))
             .body(text);
-        return Ok(req.into_response(response).map_into_right_body());
+        let mut res = req.into_response(response).map_into_right_body();
+        add_hsts(tls, &mut res);
+        return Ok(res);
     }
     let id = crate::random::opaque_token()[..12].to_owned();
     let trusted = req
         .app_data::<web::Data<TrustedProxies>>()
         .map(|t| t.get_ref().clone())
         .unwrap_or_default();
-    let forwarded = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    let client = trusted.client_ip(req.peer_addr().map(|a| a.ip()), forwarded);
+    let forwarded = forwarded_for(req.headers());
+    let peer = req.peer_addr().map(|a| a.ip());
+    if forwarded.is_some() {
+        trusted.warn_if_untrusted_forwarder(peer);
+    }
+    let client = trusted.client_ip(peer, forwarded.as_deref());
     if let Some(ip) = client {
         req.extensions_mut().insert(ClientIp(ip));
     }
@@ -145,6 +188,7 @@ pub async fn access_log(
                 client.map_or_else(|| "-".to_owned(), |ip| ip.to_string())
             );
             let mut res = outcome?.map_into_left_body();
+            add_hsts(tls, &mut res);
             if let Ok(value) = HeaderValue::from_str(&id) {
                 res.headers_mut()
                     .insert(HeaderName::from_static("x-request-id"), value);
@@ -152,6 +196,23 @@ pub async fn access_log(
             Ok(res)
         })
         .await
+}
+
+/// Every `X-Forwarded-For` line, joined in order (RFC 9110 §5.3: several lines of one field are
+/// one comma-separated list). A proxy may append its own line rather than extend the first, so
+/// reading only the first line would believe whatever the client wrote there. A line that is not
+/// text makes the whole list untrustworthy: then the client is taken to be the peer.
+fn forwarded_for(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+    let mut lines = headers.get_all("x-forwarded-for").peekable();
+    lines.peek()?;
+    let mut joined = Vec::new();
+    for line in lines {
+        match line.to_str() {
+            Ok(text) => joined.push(text),
+            Err(_) => return Some("unreadable".to_owned()),
+        }
+    }
+    Some(joined.join(","))
 }
 
 /// The path as it may be logged: a sign-in ticket in it is a live credential until used.
@@ -193,6 +254,26 @@ mod tests {
         assert_eq!(
             trusted.client_ip(Some(ip("10.0.0.2")), None),
             Some(ip("10.0.0.2"))
+        );
+    }
+
+    #[test]
+    fn every_forwarded_for_line_is_read_in_order() {
+        let mut headers = actix_web::http::header::HeaderMap::new();
+        let name = HeaderName::from_static("x-forwarded-for");
+        headers.append(name.clone(), HeaderValue::from_static("6.6.6.6"));
+        headers.append(name, HeaderValue::from_static("1.2.3.4, 10.0.0.7"));
+        let joined = forwarded_for(&headers);
+        assert_eq!(joined.as_deref(), Some("6.6.6.6,1.2.3.4, 10.0.0.7"));
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8".into()]);
+        assert_eq!(
+            trusted.client_ip(Some(ip("10.0.0.2")), joined.as_deref()),
+            Some(ip("1.2.3.4")),
+            "the forged first line does not win"
+        );
+        assert_eq!(
+            forwarded_for(&actix_web::http::header::HeaderMap::new()),
+            None
         );
     }
 }

@@ -5,7 +5,7 @@
 //! inside it, so imports run one way, from the web layer down to here.
 
 use crate::clock::SharedClock;
-use crate::limits::RateLimiter;
+use crate::limits::{OpenSession, RateLimiter};
 use crate::oauth::Providers;
 use crate::sealing::RefreshSealer;
 use crate::settings::Settings;
@@ -29,12 +29,16 @@ pub struct Broker {
 }
 
 /// One counted WebSocket session. The count drops when the slot does, so a session that never
-/// started (a failed handshake, an upgrade that never came) gives its place back too.
-pub struct SessionSlot(Arc<Broker>);
+/// started (a failed handshake, an upgrade that never came) gives its place back too; so does
+/// its client address's count, which the slot carries.
+pub struct SessionSlot {
+    broker: Arc<Broker>,
+    _per_client: OpenSession,
+}
 
 impl Drop for SessionSlot {
     fn drop(&mut self) {
-        self.0.open_sessions.fetch_sub(1, Ordering::SeqCst);
+        self.broker.open_sessions.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -63,14 +67,18 @@ impl Broker {
         }
     }
 
-    /// Takes one of `sessions.max_connections`, or `None` when all are taken.
-    pub fn reserve_session(self: &Arc<Self>) -> Option<SessionSlot> {
+    /// Takes one of `sessions.max_connections` for a connection already counted against its
+    /// address, or `None` when all are taken.
+    pub fn reserve_session(self: &Arc<Self>, per_client: OpenSession) -> Option<SessionSlot> {
         let max = self.settings.sessions.max_connections;
         if self.open_sessions.fetch_add(1, Ordering::SeqCst) >= max {
             self.open_sessions.fetch_sub(1, Ordering::SeqCst);
             return None;
         }
-        Some(SessionSlot(self.clone()))
+        Some(SessionSlot {
+            broker: self.clone(),
+            _per_client: per_client,
+        })
     }
 
     pub fn is_draining(&self) -> bool {

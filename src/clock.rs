@@ -14,6 +14,12 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// `ttl_secs` from `now_millis`, saturating: a deadline past the end of time is "never", not a
+/// wrap-around into the past that would expire the record at once.
+pub fn deadline_millis(now_millis: u64, ttl_secs: u64) -> u64 {
+    now_millis.saturating_add(ttl_secs.saturating_mul(1000))
+}
+
 pub type SharedClock = Arc<dyn Clock>;
 
 #[derive(Debug, Default)]
@@ -48,4 +54,18 @@ impl Clock for AdjustableClock {
 
 pub fn system() -> SharedClock {
     Arc::new(SystemClock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_past_the_end_of_time_saturates_instead_of_wrapping_into_the_past() {
+        assert_eq!(deadline_millis(1_000, 2), 3_000);
+        let now = SystemClock.now_millis();
+        assert_eq!(deadline_millis(now, u64::MAX), u64::MAX);
+        assert_eq!(deadline_millis(now, u64::MAX / 1000), u64::MAX);
+        assert!(deadline_millis(now, i64::MAX as u64) > now);
+    }
 }

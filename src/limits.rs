@@ -2,12 +2,37 @@
 //! Redis, across replicas. A refusal says how long to wait; a store outage lets traffic through
 //! (the store's own failures already answer `unavailable`), so limits never lock honest users
 //! out on their own.
+//!
+//! Beside the windows, one limit counts what is open at once: the WebSockets one client address
+//! holds (`limits.sessions_per_client`), so one address cannot take every
+//! `sessions.max_connections` slot by answering pings.
+//!
+//! Every per-address limit names its subject through [`client_subject`], so an IPv6 client
+//! counts once for its whole /64 (RFC 6177: a site usually gets at least a /64, and picks any
+//! address in it at will).
 
 use crate::clock::SharedClock;
 use crate::settings::LimitSettings;
 use crate::store::RedisStore;
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
+
+/// The subject of every per-address limit: an IPv4 address as is, an IPv6 address as its /64
+/// (an IPv4-mapped one as the IPv4 address it maps).
+pub fn client_subject(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let prefix = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{prefix}/64")
+            }
+        },
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Limit {
@@ -59,6 +84,41 @@ pub struct RateLimiter {
     clock: SharedClock,
     counts: Mutex<HashMap<(Limit, String), (u64, u64)>>,
     shared: Option<Arc<RedisStore>>,
+    open_sessions: OpenCounts,
+}
+
+/// Open WebSockets per client subject, shared with every [`OpenSession`] that must count down.
+type OpenCounts = Arc<Mutex<HashMap<String, u64>>>;
+
+/// How long a client refused by `limits.sessions_per_client` is told to wait: a slot frees when
+/// one of its own connections closes, which a window does not predict.
+const SESSIONS_RETRY_AFTER_SECS: u64 = 10;
+
+/// A refused [`RateLimiter::open_session`]: try again in this many seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyOpen {
+    pub retry_after_secs: u64,
+}
+
+/// One WebSocket counted against its client address's `limits.sessions_per_client`; the count
+/// drops when this does (with the connection, or when an upgrade never completes).
+#[derive(Debug)]
+pub struct OpenSession {
+    counted: Option<(OpenCounts, String)>,
+}
+
+impl Drop for OpenSession {
+    fn drop(&mut self) {
+        if let Some((counts, subject)) = self.counted.take() {
+            let mut counts = counts.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = counts.get_mut(&subject) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    counts.remove(&subject);
+                }
+            }
+        }
+    }
 }
 
 impl RateLimiter {
@@ -72,7 +132,30 @@ impl RateLimiter {
             clock,
             counts: Mutex::default(),
             shared,
+            open_sessions: Arc::default(),
         }
+    }
+
+    /// Counts one more open WebSocket for `subject`, or refuses it when the address already
+    /// holds `limits.sessions_per_client`. Counted per replica, as `sessions.max_connections`
+    /// is: what it protects is this replica's slots.
+    pub fn open_session(&self, subject: &str) -> Result<OpenSession, TooManyOpen> {
+        let allowance = self.settings.sessions_per_client;
+        if allowance == 0 {
+            return Ok(OpenSession { counted: None });
+        }
+        let mut counts = self.open_sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let open = counts.entry(subject.to_owned()).or_insert(0);
+        if *open >= allowance {
+            crate::telemetry::catalog::rejected("sessions_per_client");
+            return Err(TooManyOpen {
+                retry_after_secs: SESSIONS_RETRY_AFTER_SECS,
+            });
+        }
+        *open += 1;
+        Ok(OpenSession {
+            counted: Some((self.open_sessions.clone(), subject.to_owned())),
+        })
     }
 
     /// Counts one event for `subject` and decides.
@@ -84,7 +167,10 @@ impl RateLimiter {
         let window = self.settings.window_secs.max(1);
         let now = self.clock.now_secs();
         let window_index = now / window;
-        let retry_after_secs = (window_index + 1) * window - now;
+        let retry_after_secs = window_index
+            .saturating_add(1)
+            .saturating_mul(window)
+            .saturating_sub(now);
         let count = match &self.shared {
             Some(redis) => match redis
                 .count_in_window(limit.name(), subject, window_index, window)
@@ -163,6 +249,33 @@ mod tests {
             limits.check(Limit::LinksPerSession, "s").await,
             Decision::Allowed
         );
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64_and_ipv4_as_is() {
+        let subject = |s: &str| client_subject(s.parse().unwrap());
+        assert_eq!(subject("203.0.113.7"), "203.0.113.7");
+        assert_eq!(subject("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(subject("2001:db8:1:2::a"), subject("2001:db8:1:2:ffff::1"));
+        assert_eq!(subject("2001:db8:1:2::a"), "2001:db8:1:2::/64");
+        assert_ne!(subject("2001:db8:1:2::a"), subject("2001:db8:1:3::a"));
+    }
+
+    #[test]
+    fn open_sessions_are_counted_until_they_close() {
+        let settings = LimitSettings {
+            sessions_per_client: 2,
+            ..LimitSettings::default()
+        };
+        let limits = RateLimiter::new(settings, Arc::new(AdjustableClock::default()), None);
+        let a = limits.open_session("ip").unwrap();
+        let _b = limits.open_session("ip").unwrap();
+        assert!(limits.open_session("ip").is_err());
+        assert!(limits.open_session("other").is_ok());
+        drop(a);
+        let _c = limits
+            .open_session("ip")
+            .expect("a closed one frees its place");
     }
 
     #[actix_web::test]

@@ -274,6 +274,8 @@ pub struct LimitSettings {
     pub requests_per_client: u64,
     pub connections_per_client: u64,
     pub confirm_attempts_per_client: u64,
+    /// WebSockets one client address may hold open at once (not per window).
+    pub sessions_per_client: u64,
 }
 
 impl Default for LimitSettings {
@@ -285,6 +287,7 @@ impl Default for LimitSettings {
             requests_per_client: 1200,
             connections_per_client: 1200,
             confirm_attempts_per_client: 600,
+            sessions_per_client: 200,
         }
     }
 }
@@ -294,12 +297,15 @@ impl Default for LimitSettings {
 pub struct DemoSettings {
     /// Lifetime of the demo provider's access tokens; short values let people watch refresh.
     pub access_token_ttl_secs: u64,
+    /// Serve the demo provider on a `server.bind` that is not a loopback address.
+    pub allow_public: bool,
 }
 
 impl Default for DemoSettings {
     fn default() -> Self {
         Self {
             access_token_ttl_secs: 3600,
+            allow_public: false,
         }
     }
 }
@@ -380,7 +386,12 @@ pub fn load(sources: &Sources) -> Result<Settings, ConfigProblems> {
     let mut builder = Config::builder();
     let default_file = sources.config_dir.join("default.toml");
     if default_file.exists() {
-        builder = builder.add_source(File::from(default_file).format(FileFormat::Toml));
+        builder = if sources.is_production() {
+            let text = defaults_without_demo(&default_file).map_err(problem)?;
+            builder.add_source(File::from_str(&text, FileFormat::Toml))
+        } else {
+            builder.add_source(File::from(default_file).format(FileFormat::Toml))
+        };
     }
     if let Some(env_name) = sources.broker_env() {
         let file = sources.config_dir.join(format!("{env_name}.toml"));
@@ -417,6 +428,44 @@ pub fn load(sources: &Sources) -> Result<Settings, ConfigProblems> {
     merged
         .try_deserialize::<Settings>()
         .map_err(|e| problem(describe(e)))
+}
+
+/// `config/default.toml` as production reads it: without the demo provider it turns on for
+/// local use. Production refuses any demo provider, so dropping this one here (rather than
+/// turning it off in a later layer) means one that any layer configures is refused by name
+/// instead of silently staying off.
+fn defaults_without_demo(file: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    if let Some(toml::Value::Table(providers)) = table.get_mut("providers") {
+        providers.retain(|name, provider| !is_demo_table(name, provider));
+    }
+    toml::to_string(&table).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+fn is_demo_table(name: &str, provider: &toml::Value) -> bool {
+    match provider.get("preset").and_then(toml::Value::as_str) {
+        Some(preset) => preset == DEMO_PRESET,
+        None => name == DEMO_PRESET,
+    }
+}
+
+/// The built-in demo provider's preset name (a provider of that name uses it unless told
+/// otherwise).
+pub const DEMO_PRESET: &str = "demo";
+
+impl ProviderSettings {
+    /// Whether this provider table is the built-in demo provider, as `Provider::resolve` reads
+    /// it: the `demo` preset, named or implied by the provider's name.
+    pub fn is_demo(&self, name: &str) -> bool {
+        match self.preset.as_deref() {
+            Some(preset) => preset == DEMO_PRESET,
+            None => name == DEMO_PRESET,
+        }
+    }
 }
 
 /// Reads the shortcut and `BROKER__` variables (and their `_FILE` forms) into dotted keys, in

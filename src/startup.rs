@@ -1,7 +1,7 @@
 //! From validated settings to a running service: the app assembly, listeners, background
 //! upkeep, and an orderly stop.
 
-use crate::access_log::{TrustedProxies, access_log};
+use crate::access_log::{ServedOverTls, TrustedProxies, access_log};
 use crate::broker::Broker;
 use crate::clock::SharedClock;
 use crate::demo::{self, DemoProvider};
@@ -195,6 +195,7 @@ impl Application {
         };
         let app_broker = broker.clone();
         let trusted = web::Data::new(TrustedProxies::parse(&settings.server.trusted_proxies));
+        let serves_tls = !settings.server.tls_cert.is_empty();
         let make_app = move || {
             let mut app = App::new()
                 .wrap(actix_web::middleware::from_fn(access_log))
@@ -206,6 +207,9 @@ impl Application {
                 .configure(routes::configure);
             if let Some(demo) = &demo {
                 app = app.app_data(demo.clone()).configure(demo::configure);
+            }
+            if serves_tls {
+                app = app.app_data(web::Data::new(ServedOverTls));
             }
             app
         };
@@ -272,6 +276,13 @@ impl Application {
                 upkeep_broker.limits.sweep();
                 if let Some(metrics) = telemetry::metrics_handle_if_ready() {
                     metrics.run_upkeep();
+                    // Also between probes (compose has none), so the readiness alert has data.
+                    let ready =
+                        !upkeep_broker.is_draining() && upkeep_broker.store.is_ready().await;
+                    telemetry::catalog::set_ready(ready);
+                    telemetry::catalog::set_sessions_max(
+                        upkeep_broker.settings.sessions.max_connections,
+                    );
                     // Sessions that opened before the recorder was installed were never counted
                     // up: set the gauge once from the real count, then increments take over.
                     if !gauge_anchored {

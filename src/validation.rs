@@ -9,6 +9,12 @@ use secrecy::ExposeSecret;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
+const HOUR: u64 = 3600;
+const DAY: u64 = 24 * HOUR;
+/// Far above any honest use (a corporate address with tens of thousands of users) and far
+/// below where counting could overflow.
+const MAX_COUNT: u64 = 100_000_000;
+
 /// Settings checked and resolved into what the app runs on.
 pub struct Validated {
     pub settings: Arc<Settings>,
@@ -112,12 +118,38 @@ pub fn validate(
             "providers: configure at least one provider, e.g. SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET".into(),
         );
     }
-    for (name, provider_settings) in settings.providers.iter().filter(|(_, p)| p.enabled) {
+    for (name, provider_settings) in &settings.providers {
+        // Any layer may have turned it on or off: in production a demo provider configured
+        // anywhere is named and refused, never silently left off.
+        if production && provider_settings.is_demo(name) {
+            problems.push(format!(
+                "providers.{name} configures the built-in demo provider (an unauthenticated stand-in identity provider), which is refused when BROKER_ENV=production{}; remove providers.{name} from the layer that sets it",
+                if provider_settings.enabled { "" } else { " even with enabled = false" }
+            ));
+        }
+    }
+    for (name, provider_settings) in settings
+        .providers
+        .iter()
+        .filter(|(name, p)| p.enabled && !(production && p.is_demo(name)))
+    {
         match Provider::resolve(name, provider_settings, &callback_base, &self_urls) {
             Ok(provider) => {
-                if provider.preset == Some(Preset::Demo) && production {
+                if provider.preset == Some(Preset::Demo)
+                    && !settings.demo.allow_public
+                    && let Some(bind) = bind
+                    && !bind.ip().is_loopback()
+                {
                     problems.push(format!(
-                        "providers.{name} uses the built-in demo provider, which is refused when BROKER_ENV=production; remove it"
+                        "providers.{name} is the built-in demo provider (it signs anyone in without a password), refused on server.bind {bind}, which is not a loopback address; bind to 127.0.0.1, remove providers.{name}, or set demo.allow_public = true to serve it anyway"
+                    ));
+                }
+                if production {
+                    check_provider_urls_in_production(&provider, &mut problems);
+                }
+                if !provider.pkce {
+                    warnings.push(format!(
+                        "providers.{name}.pkce = false: without PKCE a stolen authorization code can be exchanged by whoever holds it (RFC 9700 §2.1.1); turn it off only for a provider that rejects PKCE"
                     ));
                 }
                 if provider.preset == Some(Preset::Spotify)
@@ -135,6 +167,11 @@ pub fn validate(
             }
             Err(list) => problems.extend(list),
         }
+    }
+    if !settings.signin.confirm_code {
+        warnings.push(
+            "signin.confirm_code = false: tokens go to whichever session started the sign-in, so someone who sends a victim their own sign-in link gets the victim's tokens (session swapping); keep it on unless every user starts and finishes sign-in on the same device".into(),
+        );
     }
 
     let redis = settings.store.redis_url.is_some();
@@ -162,32 +199,86 @@ pub fn validate(
     };
     problems.extend(store_problems(&settings.store));
 
+    // Each bounded above too: an absurd value would overflow where it is added to the clock,
+    // and none of these means anything useful beyond its maximum.
     let s = &settings.signin;
-    for (key, value) in [
-        ("signin.ticket_ttl_secs", s.ticket_ttl_secs),
-        ("signin.state_ttl_secs", s.state_ttl_secs),
-        ("signin.confirm_ttl_secs", s.confirm_ttl_secs),
-        ("sessions.heartbeat_secs", settings.sessions.heartbeat_secs),
+    let sess = &settings.sessions;
+    let l = &settings.limits;
+    for (key, value, min, max) in [
+        ("signin.ticket_ttl_secs", s.ticket_ttl_secs, 1, HOUR),
+        ("signin.state_ttl_secs", s.state_ttl_secs, 1, DAY),
+        ("signin.confirm_ttl_secs", s.confirm_ttl_secs, 1, DAY),
         (
-            "sessions.idle_timeout_secs",
-            settings.sessions.idle_timeout_secs,
+            "signin.confirm_attempts",
+            u64::from(s.confirm_attempts),
+            1,
+            100,
+        ),
+        ("sessions.heartbeat_secs", sess.heartbeat_secs, 1, HOUR),
+        ("sessions.idle_timeout_secs", sess.idle_timeout_secs, 1, DAY),
+        ("sessions.resume_grace_secs", sess.resume_grace_secs, 0, DAY),
+        (
+            "sessions.max_connections",
+            sess.max_connections as u64,
+            1,
+            10_000_000,
         ),
         (
             "server.shutdown_grace_secs",
             settings.server.shutdown_grace_secs,
+            1,
+            HOUR,
+        ),
+        ("limits.window_secs", l.window_secs, 1, DAY),
+        (
+            "limits.signin_links_per_session",
+            l.signin_links_per_session,
+            0,
+            MAX_COUNT,
+        ),
+        (
+            "limits.signin_links_per_client",
+            l.signin_links_per_client,
+            0,
+            MAX_COUNT,
+        ),
+        (
+            "limits.requests_per_client",
+            l.requests_per_client,
+            0,
+            MAX_COUNT,
+        ),
+        (
+            "limits.connections_per_client",
+            l.connections_per_client,
+            0,
+            MAX_COUNT,
+        ),
+        (
+            "limits.confirm_attempts_per_client",
+            l.confirm_attempts_per_client,
+            0,
+            MAX_COUNT,
+        ),
+        (
+            "limits.sessions_per_client",
+            l.sessions_per_client,
+            0,
+            MAX_COUNT,
+        ),
+        (
+            "demo.access_token_ttl_secs",
+            settings.demo.access_token_ttl_secs,
+            1,
+            30 * DAY,
         ),
     ] {
-        if value == 0 {
-            problems.push(format!("{key} must be at least 1"));
+        if value < min {
+            problems.push(format!("{key} must be at least {min}"));
+        } else if value > max {
+            problems.push(format!("{key} = {value} is more than the maximum {max}"));
         }
     }
-    if settings.limits.window_secs == 0 {
-        problems.push("limits.window_secs must be at least 1".into());
-    }
-    if s.confirm_attempts == 0 {
-        problems.push("signin.confirm_attempts must be at least 1".into());
-    }
-    let sess = &settings.sessions;
     if sess.idle_timeout_secs <= sess.heartbeat_secs {
         problems.push(format!(
             "sessions.idle_timeout_secs ({}) must be longer than sessions.heartbeat_secs ({}), or every connection looks idle",
@@ -196,9 +287,6 @@ pub fn validate(
     }
     if !(256..=1_048_576).contains(&sess.max_message_bytes) {
         problems.push("sessions.max_message_bytes must be between 256 and 1048576".into());
-    }
-    if sess.max_connections == 0 {
-        problems.push("sessions.max_connections must be at least 1".into());
     }
     let mut allowed_origins = Vec::new();
     for origin in &sess.allowed_origins {
@@ -239,6 +327,35 @@ pub fn validate(
         allowed_origins,
         warnings,
     })
+}
+
+/// In production the client secret and codes travel to these URLs: plain HTTP is allowed only
+/// to this machine (a sidecar or a tunnel), never across a network.
+fn check_provider_urls_in_production(provider: &Provider, problems: &mut Vec<String>) {
+    let api = url::Url::parse(&provider.api_url).ok();
+    for (key, url) in [
+        ("authorize_url", Some(&provider.authorize_url)),
+        ("token_url", Some(&provider.token_url)),
+        ("api_url", api.as_ref()),
+    ] {
+        let Some(url) = url else { continue };
+        if url.scheme() == "http" && !is_loopback_host(url) {
+            problems.push(format!(
+                "providers.{}.{key} = {} is plain HTTP to another machine, refused when BROKER_ENV=production (the client secret, codes and tokens would cross the network in clear); use https://",
+                provider.name,
+                url.as_str()
+            ));
+        }
+    }
+}
+
+fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 fn check_base_url(key: &str, text: &str, problems: &mut Vec<String>) -> Option<url::Url> {

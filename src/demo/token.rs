@@ -280,7 +280,7 @@ impl DemoProvider {
             &AccessGrant {
                 client_id: self.client_id.clone(),
                 scope: access_scope.to_owned(),
-                expires_at: now + self.access_token_ttl_secs,
+                expires_at: now.saturating_add(self.access_token_ttl_secs),
             },
         );
         let refresh_token = self.sealer.seal(

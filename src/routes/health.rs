@@ -1,6 +1,7 @@
 //! Liveness and readiness for load balancers and orchestrators.
 
 use crate::broker::Broker;
+use crate::telemetry::catalog;
 use actix_web::{HttpResponse, web};
 
 /// 200 while the process serves at all.
@@ -20,6 +21,7 @@ pub async fn readyz(broker: web::Data<Broker>) -> HttpResponse {
     } else {
         (true, "ready\n")
     };
+    catalog::set_ready(ready);
     let mut builder = if ready {
         HttpResponse::Ok()
     } else {

@@ -1,12 +1,11 @@
-//! `GET /ws`: the WebSocket upgrade. Checks the origin and the connection limit, resolves
+//! `GET /ws`: the WebSocket upgrade. Checks the origin and the connection limits, resolves
 //! `?resume=`, then answers `101` with a `Connection` actor for the transport
 //! (`transport::upgrade`) to start on the socket.
 
 use crate::access_log::client_ip;
 use crate::broker::Broker;
-use crate::limits::{Decision, Limit};
+use crate::limits::{Decision, Limit, TooManyOpen};
 use crate::oauth::TokenClient;
-use crate::query::StrictQuery;
 use crate::random;
 use crate::secrets::ResumeSecret;
 use crate::telemetry::catalog;
@@ -62,29 +61,35 @@ pub async fn upgrade(
         .check(Limit::ConnectionsPerClient, &client)
         .await
     {
-        return HttpResponse::TooManyRequests()
-            .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
-            .content_type("text/plain; charset=utf-8")
-            .body("too many connections from this address; try again later\n");
+        return refuse_too_many(
+            retry_after_secs,
+            "too many connections from this address; try again later",
+        );
     }
-    let resume = match resume_param(req.query_string()) {
-        Ok(resume) => resume,
-        Err(InvalidResume) => {
-            catalog::rejected("invalid_resume");
-            return HttpResponse::BadRequest()
-                .content_type("text/plain; charset=utf-8")
-                .body("the only query parameter of /ws is one resume secret\n");
+    // A page cannot read the status of a refused WebSocket, so a damaged resume secret gets a
+    // fresh session told `expired` (as an unknown one does) rather than an HTTP error it would
+    // retry forever.
+    let resume = resume_param(req.query_string()).inspect_err(|_| {
+        catalog::rejected("invalid_resume");
+    });
+    let per_client = match broker.limits.open_session(&client) {
+        Ok(counted) => counted,
+        Err(TooManyOpen { retry_after_secs }) => {
+            return refuse_too_many(
+                retry_after_secs,
+                "too many open connections from this address; close one or try again later",
+            );
         }
     };
-
-    let Some(slot) = broker.reserve_session() else {
+    let Some(slot) = broker.reserve_session(per_client) else {
         catalog::rejected("max_connections");
         return refuse_unavailable("too many connections; try again shortly");
     };
 
     let (session, resume_failed) = match resume {
-        None => (random::session_id(), false),
-        Some(secret) => match broker.store.take_resume(&secret).await {
+        Ok(None) => (random::session_id(), false),
+        Err(InvalidResume) => (random::session_id(), true),
+        Ok(Some(secret)) => match broker.store.take_resume(&secret).await {
             Ok(Some(session)) => (session, false),
             Ok(None) => (random::session_id(), true),
             Err(_) => {
@@ -115,6 +120,13 @@ pub async fn upgrade(
     response
 }
 
+fn refuse_too_many(retry_after_secs: u64, why: &str) -> HttpResponse {
+    HttpResponse::TooManyRequests()
+        .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{why}\n"))
+}
+
 fn refuse_unavailable(why: &str) -> HttpResponse {
     HttpResponse::ServiceUnavailable()
         .insert_header((header::RETRY_AFTER, "2"))
@@ -122,25 +134,29 @@ fn refuse_unavailable(why: &str) -> HttpResponse {
         .body(format!("{why}\n"))
 }
 
-/// A `/ws` query that is anything but one well-formed `resume` secret.
+/// A `resume` parameter that cannot be one of our secrets: repeated, too long, or not
+/// alphanumeric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidResume;
 
-/// `None` without a query; `Some(secret)` for exactly one well-formed `resume`.
+/// `None` without a `resume` parameter (or an empty one); `Some(secret)` for exactly one
+/// well-formed one. Other parameters are ignored: cache-busters and tracking parameters that
+/// a page or proxy adds must not cost the user their session.
 pub fn resume_param(query: &str) -> Result<Option<ResumeSecret>, InvalidResume> {
-    let query = StrictQuery::parse(query.as_bytes()).map_err(|_| InvalidResume)?;
-    if query.names().any(|name| name != "resume") {
+    let mut values = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, value)| name == "resume" && !value.is_empty())
+        .map(|(_, value)| value);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    // Two copies: which one to trust is unknowable, so neither is.
+    if values.next().is_some() {
         return Err(InvalidResume);
     }
-    match query.get("resume") {
-        None => Ok(None),
-        Some(value)
-            if value.len() <= MAX_RESUME_LEN
-                && value.chars().all(|c| c.is_ascii_alphanumeric()) =>
-        {
-            Ok(Some(ResumeSecret::new(value)))
-        }
-        Some(_) => Err(InvalidResume),
+    if value.len() <= MAX_RESUME_LEN && value.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(Some(ResumeSecret::new(value.into_owned())))
+    } else {
+        Err(InvalidResume)
     }
 }
 
@@ -157,15 +173,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resume_parameter_is_strict() {
+    fn resume_parameter_is_strict_and_others_are_ignored() {
         assert_eq!(resume_param(""), Ok(None));
+        assert_eq!(resume_param("other=1&v=2"), Ok(None));
+        assert_eq!(
+            resume_param("_=123&resume=abc"),
+            Ok(Some(ResumeSecret::new("abc")))
+        );
         assert_eq!(
             resume_param("resume=abc"),
             Ok(Some(ResumeSecret::new("abc")))
         );
         assert_eq!(resume_param("resume="), Ok(None));
         assert!(resume_param("resume=a&resume=b").is_err());
-        assert!(resume_param("other=1").is_err());
         assert!(resume_param("resume=a%20b").is_err());
         assert!(resume_param(&format!("resume={}", "a".repeat(65))).is_err());
     }

@@ -1,6 +1,10 @@
 //! Step 4: the person types the code shown on the completion page into the extension. The
 //! right code releases the held tokens once; each wrong one uses an attempt, and the last
 //! ends the sign-in (so a stolen session cannot guess its way in).
+//!
+//! Only a code typed while a grant is held counts against the address's budget
+//! (`limits.confirm_attempts_per_client`): junk `confirm` frames with nothing to guess at cost
+//! nothing, so they cannot use up the budget of honest users behind the same address.
 
 use super::Grant;
 use crate::broker::Broker;
@@ -33,6 +37,14 @@ pub async fn confirm(
 ) -> Result<Grant, ConfirmError> {
     if !broker.settings.signin.confirm_code {
         return Err(ConfirmError::NotUsed);
+    }
+    let held = broker
+        .store
+        .holds_grant(session)
+        .await
+        .map_err(|_| ConfirmError::Unavailable)?;
+    if !held {
+        return Err(ConfirmError::NothingHeld);
     }
     if let Decision::Limited { retry_after_secs } =
         broker.limits.check(Limit::ConfirmsPerClient, client).await

@@ -53,7 +53,10 @@ impl MemoryStore {
     }
 
     fn deadline(&self, ttl_secs: u64) -> Option<u64> {
-        Some(self.clock.now_millis() + ttl_secs * 1000)
+        Some(crate::clock::deadline_millis(
+            self.clock.now_millis(),
+            ttl_secs,
+        ))
     }
 
     fn put<T>(&self, table: &Table<T>, key: &str, value: T, ttl_secs: u64) {
@@ -87,6 +90,13 @@ impl MemoryStore {
 
     pub fn hold_grant(&self, session: &SessionId, grant: HeldGrant, ttl_secs: u64) {
         self.put(&self.held, session.expose(), grant, ttl_secs);
+    }
+
+    pub fn holds_grant(&self, session: &SessionId) -> bool {
+        let now = self.clock.now_millis();
+        lock(&self.held)
+            .get(session.expose())
+            .is_some_and(|entry| entry.live(now))
     }
 
     pub fn confirm(&self, session: &SessionId, typed: &str) -> ConfirmOutcome {

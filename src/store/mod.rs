@@ -178,6 +178,14 @@ impl SigninStore {
         }
     }
 
+    /// Whether a grant waits for this session's confirmation code (without touching it).
+    pub async fn holds_grant(&self, session: &SessionId) -> Result<bool, StoreError> {
+        match self {
+            SigninStore::Memory(m) => Ok(m.holds_grant(session)),
+            SigninStore::Redis(r) => r.holds_grant(session).await,
+        }
+    }
+
     /// Checks a typed code; a right code releases the grant (once), a wrong one uses an attempt.
     pub async fn confirm(
         &self,

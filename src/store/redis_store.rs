@@ -536,11 +536,20 @@ impl RedisStore {
                     ("g", sealed),
                 ],
             )
-            .expire(&key, ttl.max(1) as i64)
+            .expire(&key, expiry_secs(ttl))
             .query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)?;
         self.replicated(&mut conn, wait).await
+    }
+
+    pub async fn holds_grant(&self, session: &SessionId) -> Result<bool, StoreError> {
+        let mut conn = self.manager()?;
+        redis::cmd("EXISTS")
+            .arg(self.session_key("h", session))
+            .query_async::<bool>(&mut conn)
+            .await
+            .map_err(unavailable)
     }
 
     pub async fn confirm(
@@ -589,7 +598,7 @@ impl RedisStore {
     /// the secret then lasts only the grace period).
     pub async fn touch_resume(&self, secret: &ResumeSecret, ttl: u64) -> Result<(), StoreError> {
         let mut conn = self.manager()?;
-        conn.expire::<_, ()>(self.key("r", secret.expose()), ttl.max(1) as i64)
+        conn.expire::<_, ()>(self.key("r", secret.expose()), expiry_secs(ttl))
             .await
             .map_err(unavailable)
     }
@@ -629,7 +638,7 @@ impl RedisStore {
         let (count,): (u64,) = redis::pipe()
             .atomic()
             .incr(&key, 1u64)
-            .expire(&key, (window_secs + 1) as i64)
+            .expire(&key, expiry_secs(window_secs.saturating_add(1)))
             .ignore()
             .query_async(&mut conn)
             .await
@@ -648,7 +657,7 @@ impl RedisStore {
             .atomic()
             .rpush(&key, sealed)
             .ltrim(&key, 0, MAX_PARKED_PER_SESSION - 1)
-            .expire(&key, ttl.max(1) as i64)
+            .expire(&key, expiry_secs(ttl))
             .publish(&self.channel, session.expose())
             .query_async::<()>(&mut conn)
             .await
@@ -718,6 +727,12 @@ fn with_resp3(url: &str) -> String {
     } else {
         format!("{url}?protocol=resp3")
     }
+}
+
+/// A TTL as Redis's `EXPIRE` takes it: at least 1 (0 would delete the key at once) and at
+/// most `i64::MAX` (a larger `u64` would wrap into a negative, deleting it too).
+fn expiry_secs(ttl: u64) -> i64 {
+    i64::try_from(ttl.max(1)).unwrap_or(i64::MAX)
 }
 
 /// Checks a typed code (as digest) against the held one: a match releases the grant, a miss

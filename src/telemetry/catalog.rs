@@ -12,6 +12,8 @@ pub const TOKEN_DELIVERIES: &str = "oauth_broker_token_deliveries_total";
 pub const TOKEN_ENDPOINT_SECONDS: &str = "oauth_broker_token_endpoint_seconds";
 pub const REFRESHES: &str = "oauth_broker_refreshes_total";
 pub const REJECTED: &str = "oauth_broker_rejected_total";
+pub const SESSIONS_MAX: &str = "oauth_broker_sessions_max";
+pub const READY: &str = "oauth_broker_ready";
 
 /// How a frame routed through the hub reached (or failed to reach) its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +50,16 @@ pub fn session_closed() {
 /// Sessions that opened before the recorder was installed were never counted up.
 pub fn set_sessions_open(open: usize) {
     gauge!(SESSIONS_OPEN).set(open as f64);
+}
+
+/// `sessions.max_connections`, so an alert can compare `sessions_open` with it.
+pub fn set_sessions_max(max: usize) {
+    gauge!(SESSIONS_MAX).set(max as f64);
+}
+
+/// What `/readyz` would answer now: 1 ready, 0 not (draining, or the store not answering).
+pub fn set_ready(ready: bool) {
+    gauge!(READY).set(if ready { 1.0 } else { 0.0 });
 }
 
 pub fn signin_started(provider: &str) {
@@ -103,4 +115,12 @@ pub(super) fn describe() {
     );
     describe_counter!(REFRESHES, "Refresh requests, by provider and outcome");
     describe_counter!(REJECTED, "Requests and frames refused, by reason");
+    describe_gauge!(
+        SESSIONS_MAX,
+        "sessions.max_connections: WebSocket sessions this replica accepts"
+    );
+    describe_gauge!(
+        READY,
+        "1 while this replica can take traffic (/readyz 200), 0 when it cannot"
+    );
 }

@@ -169,7 +169,10 @@ impl Connection {
     fn keep_resumable(&self, ctx: &mut ws::WebsocketContext<Self>) {
         let sessions = &self.broker.settings.sessions;
         let every = Duration::from_secs((sessions.resume_grace_secs / 2).max(1));
-        let ttl = sessions.resume_grace_secs + every.as_secs() + sessions.idle_timeout_secs;
+        let ttl = sessions
+            .resume_grace_secs
+            .saturating_add(every.as_secs())
+            .saturating_add(sessions.idle_timeout_secs);
         ctx.run_interval(every, move |act, _| {
             let store = act.broker.store.clone();
             let secret = act.resume_secret.clone();
@@ -244,8 +247,12 @@ impl Actor for Connection {
         });
         let store = self.broker.store.clone();
         let (secret, session) = (self.resume_secret.clone(), self.session.clone());
-        let ttl = self.broker.settings.sessions.resume_grace_secs
-            + self.broker.settings.sessions.idle_timeout_secs;
+        let ttl = self
+            .broker
+            .settings
+            .sessions
+            .resume_grace_secs
+            .saturating_add(self.broker.settings.sessions.idle_timeout_secs);
         // Collected only once the hub has the session, so that a frame parked meanwhile is
         // either collected here or nudged to this connection by the hub.
         async move {

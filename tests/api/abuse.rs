@@ -2,6 +2,7 @@
 //! hold across replicas through Redis, and a junk flood from one address neither stops honest
 //! sign-ins from others nor grows the broker's memory without bound.
 
+use crate::helpers::from_address::{connect_from, get_from, ip, raw_get, ws_from};
 use crate::helpers::mock_provider::MockProvider;
 use crate::helpers::processes::{RedisServer, Replica};
 use crate::helpers::ws_client::next_json;
@@ -12,84 +13,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use url::Url;
-
-/// A TCP connection from a chosen loopback source address, so one test can be many clients.
-async fn connect_from(source: IpAddr, to: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind(SocketAddr::new(source, 0)).unwrap();
-    tokio::time::timeout(WAIT, socket.connect(to))
-        .await
-        .expect("connected in time")
-        .expect("connects")
-}
-
-/// A raw HTTP/1.1 GET from a source address.
-struct Raw {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<String> {
-        let prefix = format!("{}:", name.to_ascii_lowercase());
-        self.head
-            .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
-            .map(|l| l[prefix.len()..].trim().to_owned())
-    }
-}
-
-async fn raw_get(source: IpAddr, to: SocketAddr, path: &str) -> Raw {
-    let mut stream = connect_from(source, to).await;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
-        .await
-        .expect("answered in time")
-        .unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Raw {
-        status,
-        head: head.to_owned(),
-        body: body.to_owned(),
-    }
-}
-
-async fn get_from(source: IpAddr, to: SocketAddr, path: &str) -> (u16, Option<String>) {
-    let raw = raw_get(source, to, path).await;
-    (raw.status, raw.header("retry-after"))
-}
-
-type RawWs = tokio_tungstenite::WebSocketStream<TcpStream>;
-
-async fn ws_from(
-    source: IpAddr,
-    to: SocketAddr,
-) -> Result<RawWs, tokio_tungstenite::tungstenite::Error> {
-    let stream = connect_from(source, to).await;
-    let (ws, _) = tokio::time::timeout(
-        WAIT,
-        tokio_tungstenite::client_async(format!("ws://{to}/ws"), stream),
-    )
-    .await
-    .expect("handshake in time")?;
-    Ok(ws)
-}
-
-fn ip(last: u8) -> IpAddr {
-    IpAddr::from([127, 0, 0, last])
-}
 
 #[actix_web::test]
 async fn sign_in_links_per_session_are_limited() {
@@ -183,23 +108,6 @@ async fn websocket_connections_per_client_answer_429() {
         other => panic!("expected 429, got {:?}", other.map(|_| ())),
     }
     assert!(ws_from(ip(32), app.addr()).await.is_ok());
-}
-
-#[actix_web::test]
-async fn confirmation_attempts_per_client_address_are_limited() {
-    let mock = MockProvider::start();
-    let mut settings = settings_with(&mock);
-    settings.limits.confirm_attempts_per_client = 3;
-    let app = TestApp::spawn(settings).await;
-    let mut ws = app.connect().await;
-    for _ in 0..3 {
-        ws.send_json(&json!({"type": "confirm", "code": "NOPE"}))
-            .await;
-        assert_eq!(ws.expect("error").await["code"], "expired");
-    }
-    ws.send_json(&json!({"type": "confirm", "code": "NOPE"}))
-        .await;
-    assert_eq!(ws.expect("error").await["code"], "rate_limited");
 }
 
 #[actix_web::test]

@@ -167,6 +167,28 @@ fn image_command(stage: &RuntimeStage, root: &Path, workdir: &Path, argv: &[Stri
     command
 }
 
+/// The image binds every interface of its container; its bare environment would serve the
+/// demo provider (which signs anyone in) to the world, so it is refused, naming the setting.
+/// (`check-config`, which validates as `serve` does, so that this test binds no port: the
+/// image's 8080 belongs to the test below.)
+#[test]
+fn the_image_environment_alone_refuses_to_serve_the_demo_provider_publicly() {
+    let stage = runtime_stage();
+    let (root, workdir) = lay_out_image(&stage);
+    let argv = ["/app/oauth-broker".to_owned(), "check-config".to_owned()];
+    let output = while_busy(|| {
+        image_command(&stage, root.path(), &workdir, &argv)
+            .stdin(Stdio::null())
+            .output()
+    });
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("providers.demo") && stderr.contains("demo.allow_public"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn the_binary_starts_with_exactly_the_image_environment_and_passes_its_healthcheck() {
     let stage = runtime_stage();
@@ -176,6 +198,8 @@ fn the_binary_starts_with_exactly_the_image_environment_and_passes_its_healthche
     assert_eq!(argv, ["/app/oauth-broker", "serve"]);
     let server = while_busy(|| {
         image_command(&stage, root.path(), &workdir, &argv)
+            // The one addition: the demo provider on a public bind must be asked for.
+            .env("BROKER__DEMO__ALLOW_PUBLIC", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -20,6 +20,7 @@ mod layers;
 mod operations;
 mod properties;
 mod protocol;
+mod public_deployment;
 mod redis_sentinel;
 mod redis_tls;
 mod replicas;

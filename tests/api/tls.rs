@@ -243,3 +243,33 @@ async fn a_certificate_without_its_key_or_with_another_key_does_not_start() {
     let not_pem = build(certificate.key_path(), certificate.key_path());
     assert!(not_pem.contains("certificate"), "{not_pem}");
 }
+
+/// With TLS in process there is no proxy to send HSTS: every answer carries it, pages, errors
+/// and the 404 alike; over plain HTTP none does (it would mean nothing there, RFC 6797 §7.2).
+#[actix_web::test]
+async fn every_answer_over_in_process_tls_carries_hsts() {
+    let mock = MockProvider::start();
+    let certificate = TestCertificate::generate();
+    let app = spawn_over_tls(&mock, &certificate).await;
+    for path in [
+        "/",
+        "/healthz",
+        "/signin/unknown",
+        "/complete/mock",
+        "/no/such/page",
+        "/static/oauth-broker-client.js",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(
+            response.header("strict-transport-security"),
+            Some("max-age=31536000"),
+            "{path} answered {} without HSTS",
+            response.status
+        );
+    }
+
+    let plain = TestApp::spawn(settings_with(&mock)).await;
+    let response = plain.get("/").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("strict-transport-security"), None);
+}

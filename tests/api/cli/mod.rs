@@ -9,6 +9,7 @@ mod check_config;
 mod healthcheck_and_shutdown;
 mod logs;
 mod manifest_and_usage;
+mod public_defaults;
 mod serve_startup_failures;
 
 pub(super) use crate::helpers::SEAL_KEY;

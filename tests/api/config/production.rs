@@ -7,7 +7,7 @@ use super::{
 use oauth_broker::oauth::provider::Preset;
 
 #[test]
-fn production_turns_the_demo_provider_off() {
+fn production_does_not_load_the_demo_provider_and_keeps_metrics_on_loopback() {
     let settings = load(&sources(
         &shipped_config_dir(),
         &[
@@ -17,7 +17,8 @@ fn production_turns_the_demo_provider_off() {
             ("BROKER__SECRETS__SEAL_KEY", SEAL_KEY),
         ],
     ));
-    assert!(!settings.providers["demo"].enabled);
+    assert!(!settings.providers.contains_key("demo"));
+    assert_eq!(settings.server.metrics_bind, "127.0.0.1:9090");
     let validated = validate(settings, true);
     assert_eq!(validated.providers.names(), ["spotify"]);
 }

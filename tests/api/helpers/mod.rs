@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod from_address;
 pub mod mock_provider;
 pub mod own_process;
 pub mod processes;
@@ -43,6 +44,7 @@ pub fn per_client_limits_off(settings: &mut Settings) {
     settings.limits.requests_per_client = 0;
     settings.limits.connections_per_client = 0;
     settings.limits.confirm_attempts_per_client = 0;
+    settings.limits.sessions_per_client = 0;
 }
 
 /// Settings for a test: loopback URLs filled in by `spawn`, one provider `mock` pointing at the

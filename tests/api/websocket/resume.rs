@@ -1,5 +1,6 @@
 //! Resuming a dropped session: what was addressed to it while away arrives once, a secret
-//! works once and within the grace period, and a resume takes over a socket still open.
+//! works once and within the grace period, a resume takes over a socket still open, and a
+//! damaged secret or an unknown parameter never turns into an HTTP error.
 
 use super::{QUIET, assert_still_usable, finish_in_browser, open_sessions, wait_for_open_sessions};
 use crate::helpers::mock_provider::MockProvider;
@@ -146,4 +147,51 @@ async fn a_resume_while_the_old_socket_is_open_closes_it_with_1008_and_takes_its
     new.send_json(&json!({"type": "confirm", "code": shown}))
         .await;
     assert_eq!(new.expect("signedin").await["access_token"], "at-moved");
+}
+
+/// A page cannot read the status of a refused WebSocket: a secret of another shape must not be
+/// an HTTP error the extension retries forever, but a fresh session told `expired`.
+#[actix_web::test]
+async fn a_malformed_resume_secret_gets_a_new_session_told_expired() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    for query in [
+        "resume=not%20a%20secret",
+        "resume=abc-def",
+        &format!("resume={}", "a".repeat(200)),
+        "resume=abc&resume=abc",
+    ] {
+        let mut ws = WsClient::connect(&format!("{}?{query}", app.ws_url()), Some(&app.base)).await;
+        assert_eq!(ws.session().len(), 20, "{query}");
+        let error = ws.expect("error").await;
+        assert_eq!(error["code"], "expired", "{query}: {error}");
+        assert_still_usable(&mut ws).await;
+    }
+}
+
+#[actix_web::test]
+async fn other_ws_query_parameters_are_ignored() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let mut fresh = WsClient::connect(
+        &format!("{}?_=1712345&lang=de", app.ws_url()),
+        Some(&app.base),
+    )
+    .await;
+    assert_eq!(
+        fresh.try_recv(QUIET).await,
+        None,
+        "no error for a new session"
+    );
+    let (session, secret) = (fresh.session(), fresh.resume_secret());
+    drop_connection(&app, fresh).await;
+
+    let url = format!("{}?v=2&resume={secret}&utm_source=x", app.ws_url());
+    let mut back = WsClient::connect(&url, Some(&app.base)).await;
+    assert_eq!(
+        back.session(),
+        session,
+        "resumed despite the other parameters"
+    );
+    assert_eq!(back.try_recv(QUIET).await, None, "no expired error");
 }
