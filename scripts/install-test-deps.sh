@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs that cargo does not bring: a real redis-server for the
-# scale-out tests, Debian's Chromium and ChromeDriver for the browser tests. Idempotent; uses
+# scale-out tests, Debian's Chromium and ChromeDriver for the browser tests, node for the
+# JavaScript client's tests (node --test). Idempotent; uses
 # apt-get as root (or through sudo) only when something is missing.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
