@@ -5,6 +5,7 @@
 //! Three users: refresh handles ([`refresh`]), the Redis store's records, and the demo
 //! provider's stateless codes and tokens.
 
+pub mod key_file;
 pub mod refresh;
 
 pub use refresh::{RefreshSealer, SealError, SealedRefresh};

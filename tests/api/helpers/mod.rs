@@ -6,6 +6,7 @@ pub mod mock_provider;
 pub mod own_process;
 pub mod processes;
 pub mod schema;
+pub mod static_site;
 pub mod ws_client;
 
 use mock_provider::MockProvider;
