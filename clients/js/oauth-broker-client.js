@@ -473,6 +473,13 @@ class SigninAttempt {
 
   begin() {
     if (this.finished) return;
+    if (!this.provider && this.client.providers.length) {
+      // signIn() before the first hello: the broker's default is its first provider.
+      this.client.signins.delete(this.provider);
+      this.provider = this.client.providers[0];
+      this.client.signins.get(this.provider)?.fail(new BrokerError("cancelled", "A new sign-in was started.", this.provider));
+      this.client.signins.set(this.provider, this);
+    }
     const frame = { type: "begin" };
     if (this.provider) frame.provider = this.provider;
     if (!this.client.send(frame)) {

@@ -404,3 +404,18 @@ test("without url, a module not served by a broker asks for one", () => {
     (e) => e instanceof BrokerError && e.message.includes("url"),
   );
 });
+
+test("signIn before the first hello signs in to the broker's first provider", async () => {
+  const { client, socket, windows } = setup();
+  const pending = client.signIn();
+  socket().hello();
+  await tick();
+  assert.deepEqual(socket().lastSent("begin"), { type: "begin", provider: "demo" });
+  socket().frame({ type: "signin", provider: "demo", url: "https://broker.example.com/signin/T3", expires_in: 120 });
+  assert.equal(windows[0].location.href, "https://broker.example.com/signin/T3");
+  socket().frame({ type: "confirm", provider: "demo", expires_in: 300 });
+  await until("confirm sent", () => socket().lastSent("confirm"));
+  socket().frame(signedin("demo"));
+  assert.equal((await pending).provider, "demo");
+  client.close();
+});
