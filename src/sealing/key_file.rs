@@ -27,6 +27,10 @@ pub fn load_or_create(path: &Path) -> Result<(SecretString, bool), String> {
 /// The key kept at `path`, if there is one; reading never creates it (for `check-config`).
 pub fn read(path: &Path) -> Result<Option<SecretString>, String> {
     match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => Err(format!(
+            "the local seal key {} is empty; delete it to have a new one generated, or set secrets.seal_key",
+            path.display()
+        )),
         Ok(text) => Ok(Some(SecretString::from(text.trim().to_owned()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!(
@@ -43,24 +47,36 @@ fn create(path: &Path) -> Result<SecretString, String> {
             path.display()
         )
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(fail)?;
     let key = STANDARD.encode(crate::random::bytes::<32>());
+    // Written whole under a name of its own, then linked into place: a broker starting at the
+    // same moment sees either no key file or a complete one, and exactly one key wins.
+    let draft = dir.join(format!(
+        ".{FILE_NAME}.{}",
+        STANDARD
+            .encode(crate::random::bytes::<6>())
+            .replace('/', "_")
+    ));
     let mut options = std::fs::OpenOptions::new();
-    // create_new: two brokers started at once must not each write a key the other overwrites.
     options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(key.as_bytes()).map_err(fail)?;
-            file.write_all(b"\n").map_err(fail)?;
-            Ok(SecretString::from(key))
-        }
+    let written = options.open(&draft).and_then(|mut file| {
+        file.write_all(key.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&draft, path));
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Ok(()) => Ok(SecretString::from(key)),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             read(path)?.ok_or_else(|| fail(std::io::Error::other("it vanished while being read")))
         }
@@ -89,6 +105,27 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "the key file is readable by others");
         }
+    }
+
+    #[test]
+    fn brokers_starting_together_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_in(dir.path());
+        let keys: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| load_or_create(&path).unwrap().0))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap().expose_secret().to_owned())
+                .collect()
+        });
+        assert!(
+            keys.iter().all(|k| k == &keys[0] && k.len() == 44),
+            "{keys:?}"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no drafts are left behind");
     }
 
     #[test]
