@@ -7,29 +7,27 @@
 #
 # Stages:
 #   build             compiles the release binary (dependencies cached in their own layer)
-#   tableau-lib-none  default: takes assets/static/vendor/ as it is in the build context
-#   tableau-lib-npm   optional: fetches Tableau's Extensions API library from npm
+#   tableau-lib-npm   default: fetches Tableau's Extensions API library from npm, pinned
+#                     by version and sha256 (the same pin as scripts/fetch-tableau-lib.sh)
+#   tableau-lib-none  offline builds: takes assets/static/vendor/ as it is in the build context
 #   runtime           distroless, non-root: the binary, assets/, config/ and the .trex template
 #
 # Tableau's Extensions API library is not in the repository (see
-# assets/static/vendor/README.md). Without it the extension page still works, standalone.
-# To bake it into the image from the npm package @tableau/tabextsandbox (MIT):
+# assets/static/vendor/README.md): by default the image fetches it from the npm package
+# @tableau/tabextsandbox (MIT), and the build fails if its sha256 differs from
+# TABLEAU_LIB_SHA256 (give a new hash together with a new TABLEAU_SANDBOX_VERSION). Without
+# network, build with the vendor folder as it is (the page then runs standalone, and says so):
 #
-#   docker build --build-arg TABLEAU_LIB=npm \
-#     --build-arg TABLEAU_SANDBOX_VERSION=1.16.0 \
-#     --build-arg TABLEAU_LIB_SHA256=ff825543c37122899e08856f0eb2dd860d4e6bbf1b461791a772358903a32a8c \
-#     -t oauth-broker .
+#   docker build --build-arg TABLEAU_LIB=none -t oauth-broker .
 #
-# The build fails if the file's sha256 differs from TABLEAU_LIB_SHA256 (the default is the
-# hash checked for 1.16.0; give the new hash together with a new version). Alternatively, put
-# the file into assets/static/vendor/ before building, or point extension.tableau_api_url
-# (BROKER__EXTENSION__TABLEAU_API_URL) at a URL that serves it.
+# or put the file into assets/static/vendor/ first (scripts/fetch-tableau-lib.sh does), or
+# point extension.tableau_api_url (BROKER__EXTENSION__TABLEAU_API_URL) at a URL serving it.
 #
 # Base images are pinned by tag. Pin them by digest too (image:tag@sha256:...) where your
 # registry access allows it; the digests could not be looked up where this file was written.
 
-# Which tableau-lib-* stage provides assets/static/vendor/: "none" or "npm".
-ARG TABLEAU_LIB=none
+# Which tableau-lib-* stage provides assets/static/vendor/: "npm" (default) or "none".
+ARG TABLEAU_LIB=npm
 
 ############################################################################################
 FROM rust:1.95-slim-bookworm AS build
@@ -54,6 +52,7 @@ COPY src ./src
 COPY assets ./assets
 COPY config ./config
 COPY manifests/oauth-broker.trex ./manifests/oauth-broker.trex
+COPY clients/js/oauth-broker-client.js ./clients/js/oauth-broker-client.js
 # Make sure cargo rebuilds the crate rather than trusting the stub build's fingerprints
 # (COPY keeps the files' original, possibly older, modification times).
 RUN touch src/main.rs src/lib.rs \
@@ -61,13 +60,13 @@ RUN touch src/main.rs src/lib.rs \
     && cp target/release/oauth-broker /usr/local/bin/oauth-broker
 
 ############################################################################################
-# Default: the vendor folder exactly as in the build context (README.md, plus the library if
-# someone put it there).
+# --build-arg TABLEAU_LIB=none: the vendor folder exactly as in the build context
+# (README.md, plus the library if someone put it there).
 FROM scratch AS tableau-lib-none
 COPY assets/static/vendor/ /vendor/
 
 ############################################################################################
-# Optional (--build-arg TABLEAU_LIB=npm): Tableau's Extensions API library from the
+# Default (TABLEAU_LIB=npm): Tableau's Extensions API library from the
 # @tableau/tabextsandbox package, whose runtime copies live under sandboxResources/.
 FROM node:22-slim AS tableau-lib-npm
 ARG TABLEAU_SANDBOX_VERSION=1.16.0

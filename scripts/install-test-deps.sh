@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs that cargo does not bring: a real redis-server for the
-# scale-out tests, Debian's Chromium and ChromeDriver for the browser tests, and promtool
-# (Debian's prometheus package) to check the shipped alert rules. Idempotent; uses
+# scale-out tests, Debian's Chromium and ChromeDriver for the browser tests, promtool
+# (Debian's prometheus package) to check the shipped alert rules, and node for the
+# JavaScript client's tests (node --test). Idempotent; uses
 # apt-get as root (or through sudo) only when something is missing.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

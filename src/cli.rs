@@ -1,6 +1,7 @@
 //! The command line: `serve` (the default), `check-config`, `manifest`, `healthcheck`.
 //! Exit codes: 0 success, 1 bad configuration or failed check, 2 usage error (clap's own).
 
+use crate::sealing::key_file;
 use crate::settings::{self, Settings, Sources};
 use crate::startup::{self, Application, Overrides, loopback_for};
 use clap::{Parser, Subcommand};
@@ -40,25 +41,64 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     let sources = Sources::from_process(cli.config.clone());
     let command = cli.command.unwrap_or(Command::Serve);
-    let settings = match settings::load(&sources) {
+    let mut settings = match settings::load(&sources) {
         Ok(settings) => settings,
         Err(problems) => {
             eprintln!("{problems}");
             return ExitCode::from(1);
         }
     };
+    let create_key = command == Command::Serve;
+    if let Err(problem) = use_local_seal_key(&mut settings, &sources, create_key) {
+        // A read-only directory (a container's) must not stop a local broker from starting:
+        // it runs on a key of this process, as validation then warns.
+        eprintln!("oauth-broker: warning: {problem}");
+    }
     match command {
         Command::Serve => serve(settings, sources.is_production()),
         Command::CheckConfig => check_config(settings, sources.is_production()),
-        Command::Manifest => {
-            println!(
-                "{}",
-                crate::routes::extension::render_manifest(&settings.server.public_base())
-            );
-            ExitCode::SUCCESS
-        }
+        Command::Manifest => manifest(&settings),
         Command::Healthcheck => healthcheck(&settings),
     }
+}
+
+/// Local use without `secrets.seal_key` keeps one generated key in the configuration
+/// directory, so a restart signs nobody out. Redis and production need a key given to every
+/// replica, and validation says so; `check-config` only reads the file, never creates it.
+fn use_local_seal_key(
+    settings: &mut Settings,
+    sources: &Sources,
+    create: bool,
+) -> Result<(), String> {
+    if settings.secrets.seal_key.is_some()
+        || sources.is_production()
+        || settings.store.redis_url.is_some()
+    {
+        return Ok(());
+    }
+    let file = key_file::path_in(&sources.config_dir);
+    settings.secrets.seal_key = if create {
+        Some(key_file::load_or_create(&file)?.0)
+    } else {
+        key_file::read(&file)?
+    };
+    settings.secrets.local_key_file = Some(file);
+    Ok(())
+}
+
+fn manifest(settings: &Settings) -> ExitCode {
+    use crate::routes::extension::{render_manifest, tableau_refusal};
+    if let Some(refusal) = tableau_refusal(&settings.server.public_url) {
+        eprintln!("oauth-broker manifest: {refusal}");
+        return ExitCode::from(1);
+    }
+    let problems = crate::validation::extension_problems(settings);
+    if !problems.is_empty() {
+        eprintln!("{}", crate::settings::ConfigProblems(problems));
+        return ExitCode::from(1);
+    }
+    print!("{}", render_manifest(settings));
+    ExitCode::SUCCESS
 }
 
 fn check_config(settings: Settings, production: bool) -> ExitCode {
@@ -74,7 +114,12 @@ fn check_config(settings: Settings, production: bool) -> ExitCode {
                     p.name, p.authorize_url, p.token_url, p.redirect_uri
                 );
             }
-            for warning in &validated.warnings {
+            let vendor_dir = Overrides::default().vendor_dir;
+            let library = crate::routes::extension::missing_tableau_library(
+                &validated.settings.extension.tableau_api_url,
+                &vendor_dir,
+            );
+            for warning in validated.warnings.iter().chain(&library) {
                 eprintln!("warning: {warning}");
             }
             ExitCode::SUCCESS

@@ -221,12 +221,32 @@ impl Default for StoreSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct ExtensionSettings {
     pub tableau_api_url: String,
+    /// What the `.trex` manifest says about this deployment's extension: a reverse-domain id,
+    /// the name and description Tableau shows, its author, and its version.
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub author_name: String,
+    pub author_email: String,
+    pub website: String,
+    pub version: String,
+    /// CSP `frame-ancestors` sources of the extension page (Tableau Server / Cloud origins).
+    #[serde(deserialize_with = "string_or_list")]
+    pub frame_ancestors: Vec<String>,
 }
 
 impl Default for ExtensionSettings {
     fn default() -> Self {
         Self {
             tableau_api_url: "static/vendor/tableau.extensions.1.latest.min.js".into(),
+            id: "com.example.oauthbroker".into(),
+            name: "OAuth sign-in".into(),
+            description: "Signs the dashboard's user in to an OAuth 2.0 provider (Spotify, or the built-in demo) through oauth-broker, and shows their top artists.".into(),
+            author_name: "oauth-broker".into(),
+            author_email: "oauth-broker@example.com".into(),
+            website: "https://github.com/oauth-broker/oauth-broker".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            frame_ancestors: vec!["*".into()],
         }
     }
 }
@@ -236,6 +256,10 @@ impl Default for ExtensionSettings {
 pub struct SecretSettings {
     #[serde(serialize_with = "redact", deserialize_with = "secret_or_none")]
     pub seal_key: Option<SecretString>,
+    /// Set by the command line for local use without `seal_key`: the file the key is kept in
+    /// (see `sealing::key_file`). Not a configuration key.
+    #[serde(skip)]
+    pub local_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]

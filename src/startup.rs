@@ -175,6 +175,12 @@ impl Application {
             &validated.providers,
             &overrides.vendor_dir,
         ));
+        if let Some(warning) = routes::extension::missing_tableau_library(
+            &settings.extension.tableau_api_url,
+            &overrides.vendor_dir,
+        ) {
+            log::warn!("{warning}");
+        }
         let demo =
             demo_provider(&validated.providers, &settings, clock.clone()).map(web::Data::new);
         let broker = web::Data::new(Broker::new(

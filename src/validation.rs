@@ -191,13 +191,25 @@ pub fn validate(
             None
         }
         None => {
-            warnings.push(
-                "secrets.seal_key is not set: using a random key, so refresh handles stop working when the broker restarts".into(),
-            );
+            warnings.push(match &settings.secrets.local_key_file {
+                Some(file) => format!(
+                    "secrets.seal_key is not set: `oauth-broker serve` generates a key once and keeps it in {} (mode 0600)",
+                    file.display()
+                ),
+                None => "secrets.seal_key is not set: using a random key, so refresh handles stop working when the broker restarts".into(),
+            });
             Some(RefreshSealer::random())
         }
     };
     problems.extend(store_problems(&settings.store));
+    if settings.secrets.seal_key.is_some()
+        && let Some(file) = &settings.secrets.local_key_file
+    {
+        warnings.push(format!(
+            "secrets.seal_key is not set: using the local key kept in {} (fine on one machine; set secrets.seal_key for anything shared)",
+            file.display()
+        ));
+    }
 
     // Each bounded above too: an absurd value would overflow where it is added to the clock,
     // and none of these means anything useful beyond its maximum.
@@ -311,6 +323,7 @@ pub fn validate(
             ));
         }
     }
+    problems.extend(extension_problems(&settings));
     if settings.server.workers > 64 {
         problems.push("server.workers must be at most 64 (0 means one per core)".into());
     }
@@ -356,6 +369,80 @@ fn is_loopback_host(url: &url::Url) -> bool {
         Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
         None => false,
     }
+}
+
+/// What the manifest and the page's `frame-ancestors` are built from; `manifest` checks these
+/// too, so a `.trex` Tableau would choke on is never printed.
+pub fn extension_problems(settings: &Settings) -> Vec<String> {
+    let e = &settings.extension;
+    let mut problems = Vec::new();
+    let reverse_domain = e.id.split('.').count() >= 2
+        && e.id.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if !reverse_domain {
+        problems.push(format!(
+            "extension.id = {:?} must be a reverse domain name like com.example.signin",
+            e.id
+        ));
+    }
+    let numeric_version = !e.version.is_empty()
+        && e.version.split('.').count() <= 4
+        && e.version
+            .split('.')
+            .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+    if !numeric_version {
+        problems.push(format!(
+            "extension.version = {:?} must be numbers and dots, like 1.2.0",
+            e.version
+        ));
+    }
+    for (key, value) in [
+        ("extension.name", &e.name),
+        ("extension.author_name", &e.author_name),
+    ] {
+        if value.trim().is_empty() {
+            problems.push(format!("{key} must not be empty (Tableau shows it)"));
+        }
+    }
+    let email = e.author_email.split_once('@');
+    if !email.is_some_and(|(user, host)| !user.is_empty() && host.contains('.')) {
+        problems.push(format!(
+            "extension.author_email = {:?} must be an address like team@example.com",
+            e.author_email
+        ));
+    }
+    if !matches!(url::Url::parse(&e.website), Ok(u) if u.scheme() == "https" || u.scheme() == "http")
+    {
+        problems.push(format!(
+            "extension.website = {:?} must be an absolute URL like https://example.com",
+            e.website
+        ));
+    }
+    for source in &e.frame_ancestors {
+        if !is_frame_ancestor_source(source) {
+            problems.push(format!(
+                "extension.frame_ancestors: {source:?} is not a CSP source like https://tableau.example.com, https://*.online.tableau.com, 'self' or *"
+            ));
+        }
+    }
+    problems
+}
+
+/// A CSP host-source, scheme-source or keyword: nothing that could end the directive or add
+/// another (`;`, `,`, spaces, quotes outside the keywords).
+fn is_frame_ancestor_source(source: &str) -> bool {
+    if matches!(source, "*" | "'self'" | "'none'") {
+        return true;
+    }
+    !source.is_empty()
+        && source
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '/' | '*' | '_'))
+        && !source.starts_with(':')
 }
 
 fn check_base_url(key: &str, text: &str, problems: &mut Vec<String>) -> Option<url::Url> {

@@ -39,6 +39,11 @@
     result: $("result"),
     signout: $("signout"),
     mode: $("mode"),
+    panelConfigure: $("panel-configure"),
+    configureProvider: $("configure-provider"),
+    configureSave: $("configure-save"),
+    configureCancel: $("configure-cancel"),
+    configureError: $("configure-error"),
   };
 
   // ---- storage: localStorage / sessionStorage may be blocked in a third-party iframe ----------
@@ -109,7 +114,8 @@
         label: typeof p.label === "string" && p.label ? p.label : p.name,
         apiUrl: typeof p.apiUrl === "string" ? p.apiUrl.replace(/\/+$/, "") : "",
       }));
-    return { wsUrl: socketUrl(raw.wsUrl), confirmCode: raw.confirmCode !== false, providers };
+    const tableauApiUrl = typeof raw.tableauApiUrl === "string" ? raw.tableauApiUrl : "";
+    return { wsUrl: socketUrl(raw.wsUrl), confirmCode: raw.confirmCode !== false, providers, tableauApiUrl };
   }
 
   function socketUrl(value) {
@@ -167,6 +173,7 @@
     expiryTimer: null,
     apiRetried: false,
     apiSeq: 0,
+    dashboardProvider: null, // chosen by the dashboard's author through Configure
   };
 
   function providerInfo(name) {
@@ -176,6 +183,8 @@
     return config.providers.length ? config.providers[0].name : null;
   }
   function selectedProvider() {
+    // A dashboard author's choice (Configure, saved in the extension's settings) wins.
+    if (app.dashboardProvider && providerInfo(app.dashboardProvider)) return app.dashboardProvider;
     if (ui.provider && ui.provider.value && providerInfo(ui.provider.value)) return ui.provider.value;
     return defaultProvider();
   }
@@ -249,6 +258,7 @@
         return "Signed in to " + who + "." + suffix;
       }
       case "error":
+        if (app.error.code === "replaced") return "Open in another window.";
         return (app.connected ? "Not signed in." : "Not connected to the sign-in service.") + suffix;
       default:
         return "";
@@ -271,7 +281,7 @@
     ui.panelReady.hidden = !(s === "connecting" || s === "ready" || s === "error");
     ui.signin.disabled = !app.connected || s === "connecting";
     const canChoose = s === "ready" || s === "error";
-    ui.providerRow.hidden = config.providers.length < 2;
+    ui.providerRow.hidden = config.providers.length < 2 || Boolean(app.dashboardProvider && providerInfo(app.dashboardProvider));
     ui.provider.disabled = !canChoose;
     setText(ui.signin, selectedProvider() ? "Sign in to " + labelOf(selectedProvider()) : "Sign in");
 
@@ -341,6 +351,10 @@
     try {
       socket = new WebSocket(url);
     } catch (e) {
+      // A URL the page's security policy refuses can throw here: say so, and keep trying.
+      setError("unreachable", "Can't open a connection to the sign-in service from this page; trying again…");
+      if (app.state === "ready") setState("connecting");
+      render();
       scheduleReconnect(nextBackoff());
       return;
     }
@@ -358,7 +372,15 @@
       if (app.socket === socket) onSocketClosed(event.code);
     });
     socket.addEventListener("error", () => {
-      /* a close event follows */
+      // Usually a close event follows, but not for a socket the page's CSP refused (Chromium
+      // fires only this): treat it as the close, and ignore a close that may still come.
+      if (app.socket !== socket) return;
+      try {
+        socket.close();
+      } catch (e) {
+        /* already closing */
+      }
+      onSocketClosed(1006);
     });
   }
 
@@ -384,10 +406,14 @@
       app.failures = 0;
       delay = Math.random() * 500;
     } else if (code === 1008) {
-      setError("connection_refused", "The sign-in service refused this page's connection; this dashboard's address may not be allowed. Ask your administrator to check the broker's allowed origins.");
-      if (app.state !== "signedin") setState("error");
-      app.failures = Math.max(app.failures, 5);
-      delay = nextBackoff();
+      // The broker ends a connection with 1008 when the same session was resumed elsewhere:
+      // this dashboard is open in another window, which has the sign-in now. Reconnecting
+      // would take it back, and the two would take turns for ever.
+      endAttempt();
+      setError("replaced", "This dashboard was opened in another window or tab, which now has the sign-in. Reload this page to use it here.");
+      setState("error");
+      render();
+      return;
     } else {
       if (code === 1009) {
         setError("message_too_big", "The last message was too large for the sign-in service. Reconnecting…");
@@ -587,7 +613,19 @@
     if (Date.now() - app.clickedAt <= POPUP_AFTER_CLICK_MS) {
       app.clickedAt = 0;
       try {
-        window.open(url, "_blank", "noopener");
+        // Without "noopener", so that window.open says whether a window opened; the opener
+        // is cut at once, before the sign-in page can load.
+        const opened = window.open(url, "_blank");
+        if (opened) {
+          try {
+            opened.opener = null;
+          } catch (e) {
+            /* already elsewhere */
+          }
+          // That window spends the ticket even if it is closed at once: the link below
+          // must mint a fresh one.
+          app.link.used = true;
+        }
       } catch (e) {
         /* blocked: the link below is the way */
       }
@@ -991,7 +1029,66 @@
     app.mode = mode;
     document.body.dataset.mode = mode;
     ui.mode.dataset.mode = mode;
-    setText(ui.mode, mode === "tableau" ? "Running in Tableau" + (detail ? " · " + detail : "") : "Running outside Tableau");
+    let text;
+    if (mode === "tableau") text = "Running in Tableau" + (detail ? " · " + detail : "");
+    else if (mode === "nolibrary")
+      // Not "outside Tableau": without the library the page cannot tell.
+      text = "Tableau's Extensions API library did not load (" + (config.tableauApiUrl || "not configured") + "), so this page cannot talk to Tableau";
+    else text = "Running outside Tableau";
+    setText(ui.mode, text);
+  }
+
+  // ---- Configure (a dashboard author's context-menu item): which provider this dashboard uses ----
+
+  function onConfigure() {
+    const select = ui.configureProvider;
+    while (select.firstChild) select.removeChild(select.firstChild);
+    config.providers.forEach((p) => {
+      const option = document.createElement("option");
+      option.value = p.name;
+      option.textContent = p.label;
+      select.appendChild(option);
+    });
+    select.value = selectedProvider() || "";
+    setText(ui.configureError, "");
+    ui.panelConfigure.hidden = false;
+    moveFocus(select);
+  }
+
+  function onConfigureSave() {
+    const name = ui.configureProvider.value;
+    let settings = null;
+    try {
+      settings = window.tableau.extensions.settings;
+      // The provider's name only: workbook settings are readable by every viewer.
+      settings.set("provider", name);
+    } catch (e) {
+      setText(ui.configureError, "Tableau did not take the setting: " + (e && e.message ? e.message : e));
+      return;
+    }
+    ui.configureSave.disabled = true;
+    Promise.resolve(settings.saveAsync()).then(
+      () => {
+        ui.configureSave.disabled = false;
+        app.dashboardProvider = name;
+        ui.panelConfigure.hidden = true;
+        render();
+      },
+      (e) => {
+        ui.configureSave.disabled = false;
+        setText(ui.configureError, "Tableau could not save the setting: " + (e && e.message ? e.message : e));
+      },
+    );
+  }
+
+  function readDashboardProvider(extensions) {
+    try {
+      const name = extensions.settings.get("provider");
+      if (name && providerInfo(name)) app.dashboardProvider = name;
+    } catch (e) {
+      app.dashboardProvider = null;
+    }
+    render();
   }
 
   function startTableau() {
@@ -1002,7 +1099,8 @@
       extensions = null;
     }
     if (!extensions || typeof extensions.initializeAsync !== "function") {
-      setMode("standalone");
+      // The library's script element comes before this one: no `tableau` means it failed.
+      setMode("nolibrary");
       return;
     }
     setText(ui.mode, "Connecting to Tableau…");
@@ -1018,7 +1116,7 @@
     };
     let pending;
     try {
-      pending = extensions.initializeAsync();
+      pending = extensions.initializeAsync({ configure: onConfigure });
     } catch (e) {
       standalone();
       return;
@@ -1032,6 +1130,7 @@
       } catch (e) {
         dashboard = "";
       }
+      readDashboardProvider(extensions);
       setMode("tableau", dashboard);
     }, standalone);
   }
@@ -1045,6 +1144,10 @@
     ui.panelCode.addEventListener("submit", onCodeSubmit);
     ui.cancel.addEventListener("click", onCancel);
     ui.signout.addEventListener("click", onSignOut);
+    ui.configureSave.addEventListener("click", onConfigureSave);
+    ui.configureCancel.addEventListener("click", () => {
+      ui.panelConfigure.hidden = true;
+    });
     ui.provider.addEventListener("change", () => {
       app.notice = "";
       render();
@@ -1070,6 +1173,7 @@
         tokenExpiresAt: app.token ? app.token.expiresAt : 0,
         refreshing: Boolean(app.refreshInFlight),
         mode: app.mode,
+        dashboardProvider: app.dashboardProvider || null,
       }),
     });
 

@@ -81,7 +81,7 @@ fn completed_page(broker: &Broker, completed: &Completed) -> HttpResponse {
                     "Go back to your dashboard and type this code where it asks for it, within {minutes} minute{}.",
                     if minutes == 1 { "" } else { "s" }
                 ))
-                .para("The code makes sure your sign-in reaches your dashboard and nobody else's. Don't share it.")
+                .para("Type it only into the dashboard where you pressed Sign in yourself, just now. If anyone asks you for this code, or sent you the link that brought you here, don't give it: it would hand them your sign-in.")
                 .respond(StatusCode::OK)
         }
     }

@@ -14,9 +14,16 @@ use std::path::Path;
 const INDEX_TEMPLATE: &str = include_str!("../../assets/extension/index.html");
 const MANIFEST_TEMPLATE: &str = include_str!("../../manifests/oauth-broker.trex");
 
+/// The JavaScript client, for the broker's page and for pages on other origins.
+const CLIENT_MODULE: &str = "oauth-broker-client.js";
+
 /// Files built into the binary, so it runs from any directory.
 const EMBEDDED: &[(&str, &[u8])] = &[
     ("app.js", include_bytes!("../../assets/static/app.js")),
+    (
+        CLIENT_MODULE,
+        include_bytes!("../../clients/js/oauth-broker-client.js"),
+    ),
     ("app.css", include_bytes!("../../assets/static/app.css")),
     ("icon.svg", include_bytes!("../../assets/static/icon.svg")),
     ("icon.png", include_bytes!("../../assets/static/icon.png")),
@@ -77,6 +84,7 @@ impl ExtensionAssets {
         let config = serde_json::json!({
             "wsUrl": ws_url,
             "confirmCode": settings.signin.confirm_code,
+            "tableauApiUrl": settings.extension.tableau_api_url,
             "providers": provider_list,
         });
         // `<` escaped so no value can close the script element it sits in.
@@ -97,15 +105,17 @@ impl ExtensionAssets {
         connect_src.dedup();
         let index_csp = format!(
             "default-src 'none'; script-src {}; style-src 'self'; img-src 'self' data: https:; \
-             connect-src {}; base-uri 'none'; form-action 'none'; object-src 'none'",
+             connect-src {}; base-uri 'none'; form-action 'none'; object-src 'none'; \
+             frame-ancestors {}",
             script_src.join(" "),
-            connect_src.join(" ")
+            connect_src.join(" "),
+            frame_ancestors(&settings.extension.frame_ancestors)
         );
 
         Self {
             index_html,
             index_csp,
-            manifest: render_manifest(&public),
+            manifest: render_manifest(settings),
             files,
             version,
         }
@@ -116,9 +126,85 @@ impl ExtensionAssets {
     }
 }
 
-/// The `.trex` manifest for a public URL.
-pub fn render_manifest(public_base: &str) -> String {
-    MANIFEST_TEMPLATE.replace("{{PUBLIC_URL}}", &crate::pages::escape(public_base))
+/// The `.trex` manifest for this deployment: the template's placeholders filled from
+/// `server.public_url` and `extension.*`, its explanatory comments dropped (they describe the
+/// template, not the deployment, and would reach every Tableau author who opens the file).
+pub fn render_manifest(settings: &Settings) -> String {
+    let e = &settings.extension;
+    let esc = crate::pages::escape;
+    without_comments(MANIFEST_TEMPLATE)
+        .replace("{{PUBLIC_URL}}", &esc(&settings.server.public_base()))
+        .replace("{{ID}}", &esc(&e.id))
+        .replace("{{VERSION}}", &esc(&e.version))
+        .replace("{{NAME}}", &esc(&e.name))
+        .replace("{{DESCRIPTION}}", &esc(&e.description))
+        .replace("{{AUTHOR_NAME}}", &esc(&e.author_name))
+        .replace("{{AUTHOR_EMAIL}}", &esc(&e.author_email))
+        .replace("{{WEBSITE}}", &esc(&e.website))
+}
+
+/// A warning when the page is to load Tableau's Extensions API library from the broker's own
+/// vendor folder and the file is not there: the page would then run standalone in a dashboard.
+pub fn missing_tableau_library(tableau_api_url: &str, vendor_dir: &Path) -> Option<String> {
+    if url::Url::parse(tableau_api_url).is_ok() {
+        return None;
+    }
+    let name = tableau_api_url
+        .trim_start_matches("./")
+        .strip_prefix("static/vendor/")?;
+    let file = vendor_dir.join(name);
+    (!file.is_file()).then(|| {
+        format!(
+            "extension.tableau_api_url = {tableau_api_url:?}: {} is missing, so inside a dashboard the page cannot talk to Tableau; run scripts/fetch-tableau-lib.sh (or see assets/static/vendor/README.md), or point extension.tableau_api_url at a URL serving the library",
+            file.display()
+        )
+    })
+}
+
+/// Why Tableau would refuse to load a manifest for this `public_url`, if it would: it loads
+/// extensions over HTTPS, or plain HTTP from the host name `localhost` only.
+pub fn tableau_refusal(public_url: &str) -> Option<String> {
+    let refused = || {
+        Some(format!(
+            "server.public_url = {public_url:?}: Tableau loads extensions only over https:// or from http://localhost; set server.public_url to the HTTPS address users reach"
+        ))
+    };
+    let Ok(url) = url::Url::parse(public_url) else {
+        return refused();
+    };
+    match (url.scheme(), url.host_str()) {
+        ("https", Some(_)) => None,
+        ("http", Some("localhost")) => None,
+        _ => refused(),
+    }
+}
+
+fn without_comments(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(start) = rest.find("<!--") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("-->") {
+            Some(end) => {
+                rest = &rest[start + end + 3..];
+                rest = rest.strip_prefix('\n').unwrap_or(rest);
+            }
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `frame-ancestors` sources; none configured means framing by nobody, as CSP reads it.
+fn frame_ancestors(sources: &[String]) -> String {
+    if sources.is_empty() {
+        "'none'".to_owned()
+    } else {
+        sources.join(" ")
+    }
 }
 
 fn websocket_url(public_base: &str) -> String {
@@ -175,12 +261,17 @@ pub async fn static_file(
     } else {
         "no-cache"
     };
-    HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    response
         .content_type(*content_type)
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static(cache)))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::ETAG, format!("\"{}\"", assets.version)))
-        .body(bytes.clone())
+        .insert_header((header::ETAG, format!("\"{}\"", assets.version)));
+    if path.as_str() == CLIENT_MODULE {
+        // A module script from another origin loads only with CORS; it holds no secret.
+        response.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
+    }
+    response.body(bytes.clone())
 }
 
 pub async fn manifest(assets: web::Data<ExtensionAssets>) -> HttpResponse {
@@ -189,4 +280,24 @@ pub async fn manifest(assets: web::Data<ExtensionAssets>) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(assets.manifest.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tableau_refuses_plain_http_except_for_localhost() {
+        assert!(tableau_refusal("https://broker.example.com").is_none());
+        assert!(tableau_refusal("http://localhost:8080").is_none());
+        assert!(tableau_refusal("http://127.0.0.1:8080").is_some());
+        assert!(tableau_refusal("http://broker.example.com").is_some());
+        assert!(tableau_refusal("not a url").is_some());
+    }
+
+    #[test]
+    fn comments_are_dropped_and_the_rest_is_kept() {
+        let xml = "<?xml?>\n<!-- a\n b -->\n<a><!--c--><b/></a>\n";
+        assert_eq!(without_comments(xml), "<?xml?>\n<a><b/></a>\n");
+    }
 }

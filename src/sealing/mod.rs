@@ -8,6 +8,7 @@
 //! not read back: the Redis keys of tickets, states and resume secrets, confirmation codes, and
 //! rate-limit subjects (client addresses).
 
+pub mod key_file;
 pub mod refresh;
 
 pub use refresh::{RefreshSealer, SealError, SealedRefresh};

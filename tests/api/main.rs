@@ -10,10 +10,14 @@ mod helpers;
 
 mod abuse;
 mod browser;
+mod browser_client;
+mod browser_recovery;
+mod browser_tableau;
 mod cli;
 mod complete_outcomes;
 mod concurrency;
 mod config;
+mod extension;
 mod http_surface;
 mod image;
 mod layers;

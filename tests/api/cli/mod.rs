@@ -7,10 +7,12 @@
 
 mod check_config;
 mod healthcheck_and_shutdown;
+mod local_seal_key;
 mod logs;
 mod manifest_and_usage;
 mod public_defaults;
 mod serve_startup_failures;
+mod tableau_library;
 
 pub(super) use crate::helpers::SEAL_KEY;
 pub(super) use crate::helpers::processes::{Outcome, free_addr};

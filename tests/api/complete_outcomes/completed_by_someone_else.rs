@@ -107,3 +107,21 @@ async fn attacker_types_wrong_once(ws: &mut WsClient, right: &str) {
         .await;
     expect_error(ws, "bad_code", None).await;
 }
+
+#[actix_web::test]
+async fn the_code_page_warns_against_handing_the_code_to_anyone() {
+    let mock = MockProvider::start();
+    let app = TestApp::spawn(settings_with(&mock)).await;
+    let (_attacker, page) = link_completed_by_someone_else(&app, &mock).await;
+    assert!(
+        page.body
+            .contains("only into the dashboard where you pressed Sign in yourself, just now"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("If anyone asks you for this code"),
+        "{}",
+        page.body
+    );
+}

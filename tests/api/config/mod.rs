@@ -4,6 +4,7 @@
 //! Every test loads from its own temporary `config/` directory (or the repository's, for what
 //! ships) and an environment given as a map, so none touches the process environment.
 
+mod extension_keys;
 mod layering;
 mod production;
 mod providers;

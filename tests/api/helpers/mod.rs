@@ -8,6 +8,7 @@ pub mod mock_provider;
 pub mod own_process;
 pub mod processes;
 pub mod schema;
+pub mod static_site;
 pub mod tls_redis;
 pub mod ws_client;
 
