@@ -1,7 +1,7 @@
 //! Settings checked and resolved: every problem listed at once, each naming its setting, and
 //! warnings for what works but surprises (plain HTTP where Tableau or Spotify refuse it).
 
-use crate::oauth::provider::{Preset, SelfUrls};
+use crate::oauth::provider::SelfUrls;
 use crate::oauth::{Provider, Providers};
 use crate::sealing::RefreshSealer;
 use crate::settings::{ConfigProblems, Settings};
@@ -114,13 +114,16 @@ pub fn validate(
     }
     for (name, provider_settings) in settings.providers.iter().filter(|(_, p)| p.enabled) {
         match Provider::resolve(name, provider_settings, &callback_base, &self_urls) {
-            Ok(provider) => {
-                if provider.preset == Some(Preset::Demo) && production {
+            Ok(mut provider) => {
+                if provider.is_preset("demo") && !settings.demo.openid_connect {
+                    provider.openid = None;
+                }
+                if provider.is_preset("demo") && production {
                     problems.push(format!(
                         "providers.{name} uses the built-in demo provider, which is refused when BROKER_ENV=production; remove it"
                     ));
                 }
-                if provider.preset == Some(Preset::Spotify)
+                if provider.is_preset("spotify")
                     && let Some(cb) = &callback
                     && cb.scheme() == "http"
                     && !matches!(cb.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())

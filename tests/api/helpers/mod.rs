@@ -2,6 +2,7 @@
 //! that is a real HTTP server in its own thread, and a real WebSocket client.
 
 pub mod browser;
+pub mod mock_openid;
 pub mod mock_provider;
 pub mod own_process;
 pub mod processes;

@@ -1,0 +1,85 @@
+//! The data file against its JSON Schema: the file the binary embeds is the one checked.
+
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn read(relative: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
+    let text = std::fs::read_to_string(&path).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+fn validator() -> jsonschema::Validator {
+    let schema = read("src/oauth/presets.schema.json");
+    jsonschema::meta::validate(&schema).expect("the schema is a valid 2020-12 schema");
+    jsonschema::draft202012::new(&schema).unwrap()
+}
+
+fn catalogue() -> Value {
+    read("src/oauth/presets.json")
+}
+
+#[test]
+fn the_catalogue_matches_its_schema() {
+    let catalogue = catalogue();
+    let errors: Vec<String> = validator()
+        .iter_errors(&catalogue)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn the_embedded_catalogue_is_the_file_in_the_repository() {
+    let embedded: Value =
+        serde_json::from_str(oauth_broker::oauth::presets::CATALOGUE_JSON).unwrap();
+    assert_eq!(embedded, catalogue());
+}
+
+#[test]
+fn the_schema_refuses_a_preset_without_docs_or_with_a_plain_http_url() {
+    let validator = validator();
+    let mut without_docs = catalogue();
+    without_docs["presets"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("docs");
+    assert!(!validator.is_valid(&without_docs));
+
+    let mut plain_http = catalogue();
+    plain_http["presets"][0]["token_url"] = "http://accounts.example.com/token".into();
+    assert!(!validator.is_valid(&plain_http));
+
+    let mut unknown_placeholder = catalogue();
+    unknown_placeholder["presets"][0]["params"]["region"] =
+        serde_json::json!({"description": "d", "example": "e"});
+    assert!(!validator.is_valid(&unknown_placeholder));
+
+    let mut oidc_without_issuer = catalogue();
+    let google = oidc_without_issuer["presets"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|p| p["name"] == "google")
+        .unwrap();
+    google.as_object_mut().unwrap().remove("issuer");
+    assert!(!validator.is_valid(&oidc_without_issuer));
+}
+
+#[test]
+fn every_preset_links_its_documentation_and_names_where_other_facts_came_from() {
+    for preset in catalogue()["presets"].as_array().unwrap() {
+        let docs = preset["docs"].as_str().unwrap();
+        assert!(
+            docs.starts_with("https://") || preset["name"] == "demo",
+            "{docs}"
+        );
+        for (fact, source) in preset["sources"].as_object().unwrap() {
+            assert!(
+                source.as_str().unwrap().starts_with("https://"),
+                "{}: {fact}",
+                preset["name"]
+            );
+        }
+    }
+}
