@@ -83,3 +83,43 @@ fn every_preset_links_its_documentation_and_names_where_other_facts_came_from() 
         }
     }
 }
+
+#[test]
+fn every_preset_resolves_with_sample_params_to_https_urls() {
+    use oauth_broker::oauth::Provider;
+    use oauth_broker::oauth::presets;
+    use oauth_broker::oauth::provider::SelfUrls;
+    use oauth_broker::settings::ProviderSettings;
+    let own = SelfUrls {
+        browser_base: "https://broker.example.com".into(),
+        local_base: "http://127.0.0.1:8080".into(),
+    };
+    for preset in presets::all().iter().filter(|p| p.name != "demo") {
+        let settings = ProviderSettings {
+            preset: Some(preset.name.clone()),
+            client_id: "id".into(),
+            client_secret: Some(secrecy::SecretString::from("secret")),
+            params: preset.sample_params(),
+            ..ProviderSettings::default()
+        };
+        let provider = Provider::resolve("p", &settings, "https://broker.example.com", &own)
+            .unwrap_or_else(|problems| panic!("{}: {problems:#?}", preset.name));
+        assert_eq!(provider.authorize_url.scheme(), "https", "{}", preset.name);
+        assert_eq!(provider.token_url.scheme(), "https", "{}", preset.name);
+        assert!(provider.api_url.starts_with("https://"), "{}", preset.name);
+        assert_eq!(provider.openid.is_some(), preset.oidc, "{}", preset.name);
+        if let Some(openid) = &provider.openid {
+            assert!(openid.issuer.starts_with("https://"), "{}", preset.name);
+            assert!(
+                provider
+                    .scope_param()
+                    .split(&provider.scope_separator[..])
+                    .any(|s| s == "openid")
+            );
+        }
+        assert_eq!(
+            provider.redirect_uri,
+            "https://broker.example.com/complete/p"
+        );
+    }
+}
