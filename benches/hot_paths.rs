@@ -49,6 +49,8 @@ fn signedin_frame(sealer: &RefreshSealer) -> ServerMessage {
             &RefreshToken::new("rt-AQBv7m2kP9xW4sN1jR8tY3uZ6cF0hL5gD2aS7eK"),
             1_800_000_000,
         )),
+        id_token: None,
+        claims: None,
     }
 }
 
@@ -129,6 +131,7 @@ fn single_use(c: &mut Criterion) {
             session: random::session_id(),
             provider: "mock".into(),
             verifier: random::pkce_verifier(),
+            nonce: None,
         };
         store.put_pending(&random::state(), filler, 600);
     }
@@ -142,6 +145,7 @@ fn single_use(c: &mut Criterion) {
                 session: session.clone(),
                 provider: "mock".into(),
                 verifier: PkceVerifier::new(verifier.as_str()),
+                nonce: None,
             };
             store.put_pending(key, pending, 600);
             assert!(store.take_pending(key).is_some());

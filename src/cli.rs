@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `check-config`, `manifest`, `healthcheck`.
+//! The command line: `serve` (the default), `check-config`, `manifest`, `healthcheck`,
+//! `providers`.
 //! Exit codes: 0 success, 1 bad configuration or failed check, 2 usage error (clap's own).
 
 use crate::sealing::key_file;
@@ -36,6 +37,12 @@ pub enum Command {
     Manifest,
     /// Ask the running service's /healthz; exit 0 when healthy.
     Healthcheck,
+    /// List the built-in provider presets and the redirect URI to register for each.
+    Providers {
+        /// One JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -59,6 +66,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig => check_config(settings, sources.is_production()),
         Command::Manifest => manifest(&settings),
         Command::Healthcheck => healthcheck(&settings),
+        Command::Providers { json } => {
+            print!(
+                "{}",
+                crate::oauth::catalogue_listing::render(&settings.server.callback_base(), json)
+            );
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -109,9 +123,28 @@ fn check_config(settings: Settings, production: bool) -> ExitCode {
             println!();
             println!("# providers, as resolved:");
             for p in validated.providers.iter() {
+                if let Some(openid) = &p.openid {
+                    println!(
+                        "#   {}: OpenID Connect issuer {}{}",
+                        p.name,
+                        openid.issuer,
+                        if p.endpoints_discovered {
+                            " (authorize and token endpoints from its metadata)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
                 println!(
-                    "#   {}: authorize {} ; token {} ; redirect URI to register: {}",
-                    p.name, p.authorize_url, p.token_url, p.redirect_uri
+                    "#   {}: authorize {} ; token {} ; api {} ; scope {:?} ; pkce {} ; client_auth {:?} ; redirect URI to register: {}",
+                    p.name,
+                    p.authorize_url,
+                    p.token_url,
+                    p.api_url,
+                    p.scope_param(),
+                    p.pkce,
+                    p.client_auth,
+                    p.redirect_uri
                 );
             }
             let vendor_dir = Overrides::default().vendor_dir;

@@ -5,7 +5,9 @@
 //! from the OS), with alphabets chosen so they are safe in URLs and easy to type where a person
 //! has to.
 
-use crate::secrets::{ConfirmationCode, PkceVerifier, ResumeSecret, SessionId, State, Ticket};
+use crate::secrets::{
+    ConfirmationCode, Nonce, PkceVerifier, ResumeSecret, SessionId, State, Ticket,
+};
 use rand::RngExt;
 use rand::distr::{Alphanumeric, SampleString};
 
@@ -29,6 +31,11 @@ pub fn ticket() -> Ticket {
 
 pub fn state() -> State {
     State::new(opaque_token())
+}
+
+/// OpenID Connect `nonce`: 32 alphanumerics, like `state`, and as unguessable.
+pub fn nonce() -> Nonce {
+    Nonce::new(opaque_token())
 }
 
 /// PKCE verifier: 64 characters from the unreserved set RFC 7636 §4.1 allows (43 to 128).

@@ -124,6 +124,15 @@ secret_type!(
     /// A sign-in link (`{callback_url}/signin/{ticket}`): it carries the ticket.
     SigninLink
 );
+secret_type!(
+    /// The OpenID Connect `nonce` of one authorization (Core §3.1.2.1): single use, stored with
+    /// its pending authorization, and required back in the ID token.
+    Nonce
+);
+secret_type!(
+    /// An ID token (a signed JWT), for the extension only, once validated.
+    IdToken
+);
 
 cloneable!(
     SessionId,
@@ -135,7 +144,9 @@ cloneable!(
     RefreshToken,
     RefreshHandle,
     ConfirmationCode,
-    SigninLink
+    SigninLink,
+    Nonce,
+    IdToken
 );
 
 impl SessionId {

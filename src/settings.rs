@@ -104,11 +104,20 @@ pub struct ProviderSettings {
     pub token_url: Option<String>,
     #[serde(deserialize_with = "empty_is_none")]
     pub api_url: Option<String>,
+    /// OpenID Connect: the issuer whose metadata (`{issuer}/.well-known/openid-configuration`)
+    /// gives the endpoints and keys; ID tokens are validated against it.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub issuer: Option<String>,
     #[serde(deserialize_with = "option_string_or_list")]
     pub scopes: Option<Vec<String>>,
-    pub pkce: bool,
+    /// How scopes are joined in the `scope` parameter (default: the preset's, else a space).
+    pub scope_separator: Option<String>,
+    /// Default: the preset's, else true.
+    pub pkce: Option<bool>,
     pub client_auth: Option<ClientAuth>,
     pub extra_authorize_params: BTreeMap<String, String>,
+    /// Values for the preset's `{placeholders}` (`tenant`, `domain`, `account`, `instance`).
+    pub params: BTreeMap<String, String>,
     /// A name for people, shown on the extension page.
     #[serde(deserialize_with = "empty_is_none")]
     pub label: Option<String>,
@@ -126,10 +135,13 @@ impl Default for ProviderSettings {
             authorize_url: None,
             token_url: None,
             api_url: None,
+            issuer: None,
             scopes: None,
-            pkce: true,
+            scope_separator: None,
+            pkce: None,
             client_auth: None,
             extra_authorize_params: BTreeMap::new(),
+            params: BTreeMap::new(),
             label: None,
             timeout_secs: 10,
         }
@@ -323,6 +335,9 @@ pub struct DemoSettings {
     pub access_token_ttl_secs: u64,
     /// Serve the demo provider on a `server.bind` that is not a loopback address.
     pub allow_public: bool,
+    /// The demo is an OpenID Provider too (discovery, keys, ID tokens); `false` keeps it plain
+    /// OAuth 2.0.
+    pub openid_connect: bool,
 }
 
 impl Default for DemoSettings {
@@ -330,6 +345,7 @@ impl Default for DemoSettings {
         Self {
             access_token_ttl_secs: 3600,
             allow_public: false,
+            openid_connect: true,
         }
     }
 }

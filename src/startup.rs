@@ -6,7 +6,6 @@ use crate::broker::Broker;
 use crate::clock::SharedClock;
 use crate::demo::{self, DemoProvider};
 use crate::limits::RateLimiter;
-use crate::oauth::provider::Preset;
 use crate::oauth::{Providers, TokenClient};
 use crate::routes;
 use crate::routes::extension::ExtensionAssets;
@@ -183,6 +182,13 @@ impl Application {
         }
         let demo =
             demo_provider(&validated.providers, &settings, clock.clone()).map(web::Data::new);
+        if let Some((metadata, keys)) = demo.as_ref().and_then(|d| d.openid_documents()) {
+            for provider in validated.providers.iter().filter(|p| p.is_preset("demo")) {
+                if let Some(openid) = &provider.openid {
+                    openid.install(metadata.clone(), keys.clone());
+                }
+            }
+        }
         let broker = web::Data::new(Broker::new(
             settings.clone(),
             validated.providers,
@@ -193,6 +199,16 @@ impl Application {
             limiter,
         ));
         let upkeep_broker = broker.clone();
+        // OpenID Connect metadata and keys: loaded in the background (retried, then
+        // refreshed), so a provider that is down at start delays readiness, not the start.
+        for provider in broker.providers.iter() {
+            if let Some(openid) = &provider.openid {
+                actix_rt::spawn(crate::oauth::oidc::keep_loaded(
+                    openid.clone(),
+                    provider.name.clone(),
+                ));
+            }
+        }
 
         let grace = settings.server.shutdown_grace_secs;
         let workers = match settings.server.workers {
@@ -348,16 +364,17 @@ fn demo_provider(
     settings: &Settings,
     clock: SharedClock,
 ) -> Option<DemoProvider> {
-    let demos: Vec<_> = providers
-        .iter()
-        .filter(|p| p.preset == Some(Preset::Demo))
-        .collect();
+    let demos: Vec<_> = providers.iter().filter(|p| p.is_preset("demo")).collect();
     let first = demos.first()?;
-    Some(DemoProvider::new(
+    let demo = DemoProvider::new(
         first.client_id.clone(),
         first.client_secret.expose_secret().to_owned(),
         demos.iter().map(|p| p.redirect_uri.clone()).collect(),
         settings.demo.access_token_ttl_secs,
         clock,
-    ))
+    );
+    Some(match &first.openid {
+        Some(openid) => demo.with_openid(openid.issuer.clone()),
+        None => demo,
+    })
 }

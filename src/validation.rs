@@ -1,7 +1,7 @@
 //! Settings checked and resolved: every problem listed at once, each naming its setting, and
 //! warnings for what works but surprises (plain HTTP where Tableau or Spotify refuse it).
 
-use crate::oauth::provider::{Preset, SelfUrls};
+use crate::oauth::provider::SelfUrls;
 use crate::oauth::{Provider, Providers};
 use crate::sealing::RefreshSealer;
 use crate::settings::{ConfigProblems, Settings};
@@ -134,8 +134,11 @@ pub fn validate(
         .filter(|(name, p)| p.enabled && !(production && p.is_demo(name)))
     {
         match Provider::resolve(name, provider_settings, &callback_base, &self_urls) {
-            Ok(provider) => {
-                if provider.preset == Some(Preset::Demo)
+            Ok(mut provider) => {
+                if provider.is_preset("demo") && !settings.demo.openid_connect {
+                    provider.openid = None;
+                }
+                if provider.is_preset("demo")
                     && !settings.demo.allow_public
                     && let Some(bind) = bind
                     && !bind.ip().is_loopback()
@@ -152,7 +155,7 @@ pub fn validate(
                         "providers.{name}.pkce = false: without PKCE a stolen authorization code can be exchanged by whoever holds it (RFC 9700 §2.1.1); turn it off only for a provider that rejects PKCE"
                     ));
                 }
-                if provider.preset == Some(Preset::Spotify)
+                if provider.is_preset("spotify")
                     && let Some(cb) = &callback
                     && cb.scheme() == "http"
                     && !matches!(cb.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())

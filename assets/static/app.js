@@ -741,6 +741,11 @@
       expiresIn: expiresIn,
       expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : 0,
     };
+    // OpenID Connect providers: the validated ID token and who signed in.
+    if (typeof message.id_token === "string" && message.claims && typeof message.claims === "object") {
+      app.token.idToken = message.id_token;
+      app.token.claims = message.claims;
+    }
     // A refresh answer without a handle means the provider did not rotate it: keep the old one.
     if (typeof message.refresh === "string" && message.refresh) saveHandle(provider, message.refresh);
     if (!inflight) app.apiRetried = false;

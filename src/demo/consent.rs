@@ -32,6 +32,9 @@ struct ConsentRequest {
     scope: String,
     state: String,
     code_challenge: Option<String>,
+    /// OpenID Connect: returned in the ID token.
+    #[serde(default)]
+    nonce: Option<String>,
     expires_at: u64,
 }
 
@@ -106,21 +109,28 @@ pub async fn decide(provider: web::Data<DemoProvider>, body: web::Bytes) -> Http
                 redirect_uri: request.redirect_uri.clone(),
                 scope: request.scope,
                 code_challenge: request.code_challenge,
+                nonce: request.nonce,
                 expires_at: now + CODE_TTL_SECS,
             };
             let code = provider.sealer.seal(Kind::Code, &grant);
             log::info!("demo consent allowed: code issued");
-            redirect_back(
-                &request.redirect_uri,
-                &[("code", &code), ("state", &request.state)],
-            )
+            let mut params = vec![("code", code.as_str()), ("state", request.state.as_str())];
+            // RFC 9207: say who answers, so the client can tell providers apart.
+            if let Some(identity) = &provider.identity {
+                params.push(("iss", identity.issuer.as_str()));
+            }
+            redirect_back(&request.redirect_uri, &params)
         }
         Some("deny") => {
             log::info!("demo consent denied");
-            redirect_back(
-                &request.redirect_uri,
-                &[("error", "access_denied"), ("state", &request.state)],
-            )
+            let mut params = vec![
+                ("error", "access_denied"),
+                ("state", request.state.as_str()),
+            ];
+            if let Some(identity) = &provider.identity {
+                params.push(("iss", identity.issuer.as_str()));
+            }
+            redirect_back(&request.redirect_uri, &params)
         }
         _ => bad_consent("The form carries no decision."),
     }
@@ -177,6 +187,10 @@ impl DemoProvider {
         if scope.len() > MAX_SCOPE_LEN || !is_scope(scope) {
             return Err(refuse("invalid_scope"));
         }
+        let nonce = params.get("nonce");
+        if nonce.is_some_and(|n| n.len() > MAX_STATE_LEN) {
+            return Err(refuse("invalid_request"));
+        }
 
         Ok(ConsentRequest {
             client_id: self.client_id.clone(),
@@ -184,6 +198,7 @@ impl DemoProvider {
             scope: scope.to_owned(),
             state: state.to_owned(),
             code_challenge,
+            nonce: nonce.map(str::to_owned),
             expires_at: self.now() + CONSENT_TTL_SECS,
         })
     }

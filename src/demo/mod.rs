@@ -11,7 +11,9 @@
 //! - `api`: `GET /demo/v1/me/top/artists`, with CORS for the extension page;
 //! - `sealed`: the stateless sealing (the broker's one AEAD helper, `crate::sealing`) behind
 //!   every consent request, code and token;
-//! - `codes`: the per-process record that makes codes single use.
+//! - `codes`: the per-process record that makes codes single use;
+//! - `identity`: the OpenID Provider side (discovery, key set, signed ID tokens, `iss` in its
+//!   redirect), on unless `demo.openid_connect = false`.
 //!
 //! Query strings and form bodies are read by the broker's strict parser (`crate::query`), and
 //! PKCE is checked by `crate::oauth::pkce`, the same code the broker's own side uses.
@@ -19,6 +21,7 @@
 mod api;
 mod codes;
 mod consent;
+mod identity;
 mod sealed;
 mod token;
 
@@ -47,6 +50,8 @@ pub struct DemoProvider {
     clock: SharedClock,
     sealer: Sealer,
     redeemed_codes: Mutex<RedeemedCodes>,
+    /// OpenID Connect: issuer and signing key; `None` for a plain OAuth 2.0 demo.
+    identity: Option<identity::DemoIdentity>,
 }
 
 impl DemoProvider {
@@ -70,7 +75,25 @@ impl DemoProvider {
             clock,
             sealer,
             redeemed_codes: Mutex::new(RedeemedCodes::default()),
+            identity: None,
         }
+    }
+
+    /// Its metadata and key set as the broker's OpenID client reads them, for the broker in this
+    /// same process to install without a request to itself.
+    pub fn openid_documents(
+        &self,
+    ) -> Option<(crate::oauth::oidc::Metadata, jsonwebtoken::jwk::JwkSet)> {
+        let identity = self.identity.as_ref()?;
+        let metadata = serde_json::from_value(identity.metadata()).ok()?;
+        let keys = serde_json::from_value(identity.jwks()).ok()?;
+        Some((metadata, keys))
+    }
+
+    /// Makes it an OpenID Provider with this issuer (`{callback_url}/demo`).
+    pub fn with_openid(mut self, issuer: String) -> Self {
+        self.identity = Some(identity::DemoIdentity::new(issuer));
+        self
     }
 
     fn now(&self) -> u64 {
@@ -100,6 +123,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/authorize", web::get().to(consent::authorize))
             .route("/consent", web::post().to(consent::decide))
             .route("/api/token", web::post().to(token::token))
+            .route(
+                "/.well-known/openid-configuration",
+                web::get().to(identity::metadata),
+            )
+            .route("/jwks", web::get().to(identity::jwks))
             .configure(api::configure),
     );
 }

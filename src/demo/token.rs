@@ -30,6 +30,9 @@ pub struct CodeGrant {
     pub redirect_uri: String,
     pub scope: String,
     pub code_challenge: Option<String>,
+    /// OpenID Connect: the authorization request's `nonce`, for the ID token.
+    #[serde(default)]
+    pub nonce: Option<String>,
     pub expires_at: u64,
 }
 
@@ -232,7 +235,7 @@ impl DemoProvider {
                 return Err(TokenError::InvalidGrant("code_verifier was not expected"));
             }
         }
-        Ok(self.issue_tokens(&grant.scope, &grant.scope, now, now))
+        Ok(self.issue_tokens(&grant.scope, &grant.scope, now, now, grant.nonce.as_deref()))
     }
 
     fn refresh(&self, params: &Params) -> Result<serde_json::Value, TokenError> {
@@ -263,7 +266,7 @@ impl DemoProvider {
                 requested
             }
         };
-        Ok(self.issue_tokens(access_scope, &grant.scope, grant.authorized_at, now))
+        Ok(self.issue_tokens(access_scope, &grant.scope, grant.authorized_at, now, None))
     }
 
     /// A new access token and a new refresh token: refresh tokens rotate on every use.
@@ -274,6 +277,7 @@ impl DemoProvider {
         refresh_scope: &str,
         authorized_at: u64,
         now: u64,
+        nonce: Option<&str>,
     ) -> serde_json::Value {
         let access_token = self.sealer.seal(
             Kind::Access,
@@ -291,13 +295,31 @@ impl DemoProvider {
                 authorized_at,
             },
         );
-        serde_json::json!({
+        let mut answer = serde_json::json!({
             "access_token": access_token,
             "token_type": "Bearer",
             "expires_in": self.access_token_ttl_secs,
             "refresh_token": refresh_token,
             "scope": access_scope,
-        })
+        });
+        if let Some(identity) = &self.identity
+            && access_scope.split(' ').any(|s| s == "openid")
+        {
+            let mut claims = serde_json::json!({
+                "iss": identity.issuer,
+                "sub": "demo-listener",
+                "aud": self.client_id,
+                "iat": now,
+                "exp": now + self.access_token_ttl_secs,
+                "name": "Demo Listener",
+                "email": "listener@demo.invalid",
+            });
+            if let Some(nonce) = nonce {
+                claims["nonce"] = nonce.into();
+            }
+            answer["id_token"] = identity.sign(&claims).into();
+        }
+        answer
     }
 }
 

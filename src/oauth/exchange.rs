@@ -3,7 +3,7 @@
 //! and never follows redirects, so a slow or odd provider cannot hold a worker.
 
 use super::provider::Provider;
-use crate::secrets::{AccessToken, AuthorizationCode, PkceVerifier, RefreshToken};
+use crate::secrets::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
 use crate::settings::ClientAuth;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -19,6 +19,8 @@ pub struct TokenSet {
     pub expires_in: Option<u64>,
     pub scope: Option<String>,
     pub refresh_token: Option<RefreshToken>,
+    /// OpenID Connect: not trusted until `oauth::oidc` has validated it.
+    pub id_token: Option<IdToken>,
 }
 
 #[derive(Deserialize)]
@@ -28,6 +30,7 @@ struct TokenResponse {
     expires_in: Option<serde_json::Value>,
     scope: Option<String>,
     refresh_token: Option<RefreshToken>,
+    id_token: Option<IdToken>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +95,11 @@ impl TokenClient {
         Self { http }
     }
 
+    /// The same bounded client, for the issuer's key set when an ID token names a new key.
+    pub fn http(&self) -> &awc::Client {
+        &self.http
+    }
+
     pub async fn exchange_code(
         &self,
         provider: &Provider,
@@ -128,9 +136,12 @@ impl TokenClient {
     ) -> Result<TokenSet, ExchangeError> {
         let started = Instant::now();
         let secret = provider.client_secret.expose_secret();
+        let Some(token_url) = provider.token_endpoint() else {
+            return Err(ExchangeError::Unreachable);
+        };
         let mut request = self
             .http
-            .post(provider.token_url.as_str())
+            .post(token_url.as_str())
             .timeout(provider.timeout)
             .insert_header(("Accept", "application/json"));
         match provider.client_auth {
@@ -194,6 +205,7 @@ fn interpret(status: u16, body: &[u8]) -> Result<TokenSet, ExchangeError> {
                 expires_in: parsed.expires_in.as_ref().and_then(number_or_string),
                 scope: parsed.scope,
                 refresh_token: parsed.refresh_token.filter(|t| !t.is_empty()),
+                id_token: parsed.id_token.filter(|t| !t.is_empty()),
             })
         }
         400..=499 => {

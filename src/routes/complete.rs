@@ -98,9 +98,10 @@ impl ResponseError for CompletionError {
             | CompletionError::MissingCode { .. } => StatusCode::BAD_REQUEST,
             // Declining is the person's choice, not an error of ours or the provider's.
             CompletionError::Denied { .. } => StatusCode::OK,
-            CompletionError::ProviderRefused { .. } | CompletionError::Exchange { .. } => {
-                StatusCode::BAD_GATEWAY
-            }
+            CompletionError::ProviderRefused { .. }
+            | CompletionError::Exchange { .. }
+            | CompletionError::IdToken { .. } => StatusCode::BAD_GATEWAY,
+            CompletionError::WrongIssuer { .. } => StatusCode::BAD_REQUEST,
             CompletionError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -143,6 +144,21 @@ impl ResponseError for CompletionError {
                         provider.label
                     ))
                     .para("Close this window, go back to your dashboard and press Sign in again. If it keeps happening, the provider may be having trouble.")
+                    .respond(status)
+            }
+            CompletionError::WrongIssuer { provider, .. } => {
+                Page::problem("Sign-in failed", "This sign-in came back from the wrong place")
+                    .para(format!("The answer did not come from {}, where this sign-in was sent, so it was not used.", provider.label))
+                    .para("Close this window, go back to your dashboard and press Sign in again.")
+                    .respond(status)
+            }
+            CompletionError::IdToken { provider, .. } => {
+                Page::problem("Sign-in failed", "Sign-in couldn't be verified")
+                    .para(format!(
+                        "{} answered, but its proof of who signed in did not check out, so nothing was passed on.",
+                        provider.label
+                    ))
+                    .para("Close this window, go back to your dashboard and press Sign in again. If it keeps happening, ask whoever runs this service to check the provider's settings.")
                     .respond(status)
             }
             CompletionError::Unavailable => pages::unavailable(),

@@ -12,12 +12,15 @@ pub async fn healthz() -> HttpResponse {
         .body("ok\n")
 }
 
-/// 200 when this replica can take traffic: not draining, and its store reachable.
+/// 200 when this replica can take traffic: not draining, its store reachable, and every
+/// OpenID provider's metadata and keys loaded.
 pub async fn readyz(broker: web::Data<Broker>) -> HttpResponse {
     let (ready, why) = if broker.is_draining() {
         (false, "draining\n")
     } else if !broker.store.is_ready().await {
         (false, "store unavailable\n")
+    } else if !broker.providers.iter().all(|p| p.is_ready()) {
+        (false, "OpenID Connect metadata not loaded yet\n")
     } else {
         (true, "ready\n")
     };

@@ -1,6 +1,7 @@
 //! Step 2: the sign-in link is opened. The ticket is spent (single use), a fresh `state` and
 //! PKCE verifier are stored as the pending authorization for `signin.state_ttl_secs`, and the
 //! browser is sent to the provider's authorize URL (RFC 6749 §4.1.1, RFC 7636, RFC 9700 §2.1).
+//! For OpenID Connect a fresh `nonce` is stored with them too (Core §3.1.2.1).
 
 use super::is_opaque_token;
 use crate::broker::Broker;
@@ -53,13 +54,20 @@ async fn start_authorization(broker: &Broker, ticket: &str) -> Result<Url, LinkE
         .providers
         .get(&record.provider)
         .ok_or(LinkError::NotValid)?;
+    // An OpenID provider whose metadata is not loaded yet could not check the ID token.
+    if !provider.is_ready() {
+        return Err(LinkError::Unavailable);
+    }
     let state = random::state();
     let (challenge, verifier) = pkce::new_random_s256();
-    let url = authorize_url(provider, &state, &challenge);
+    let nonce = provider.openid.as_ref().map(|_| random::nonce());
+    let url = authorize_url(provider, &state, &challenge, nonce.as_ref())
+        .ok_or(LinkError::Unavailable)?;
     let pending = PendingAuthorization {
         session: record.session,
         provider: provider.name.clone(),
         verifier,
+        nonce,
     };
     let ttl = broker.settings.signin.state_ttl_secs;
     broker

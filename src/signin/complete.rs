@@ -4,9 +4,15 @@
 //! secret and the PKCE verifier. With `signin.confirm_code` the tokens are held until the
 //! person types the code shown on the page into the extension; otherwise they go to the
 //! session at once.
+//!
+//! For OpenID Connect, the redirect's `iss` must be the issuer's (RFC 9207 §2.4; required when
+//! the metadata promises it), and the ID token from the exchange must validate, with this
+//! authorization's `nonce` (Core §3.1.3.7), before anything reaches the session.
 
 use super::{Grant, is_opaque_token};
 use crate::broker::Broker;
+use crate::oauth::oidc::IdTokenError;
+use crate::oauth::oidc::id_token::Expected;
 use crate::oauth::{ExchangeError, TokenClient};
 use crate::query::StrictQuery;
 use crate::random;
@@ -77,6 +83,17 @@ pub enum CompletionError {
         session: SessionId,
         provider: ProviderNames,
     },
+    #[error("the authorization response's iss is missing or not the provider's issuer")]
+    WrongIssuer {
+        session: SessionId,
+        provider: ProviderNames,
+    },
+    #[error("the ID token was refused: {error}")]
+    IdToken {
+        session: SessionId,
+        provider: ProviderNames,
+        error: IdTokenError,
+    },
     #[error("the code exchange failed: {error}")]
     Exchange {
         session: SessionId,
@@ -99,6 +116,8 @@ impl CompletionError {
             CompletionError::Denied { .. } => "access_denied",
             CompletionError::ProviderRefused { .. } => "provider_error",
             CompletionError::MissingCode { .. } => "missing_code",
+            CompletionError::WrongIssuer { .. } => "iss_mismatch",
+            CompletionError::IdToken { error, .. } => error.reason(),
             CompletionError::Exchange { error, .. } => error.reason(),
             CompletionError::Unavailable => "store_unavailable",
         }
@@ -111,6 +130,8 @@ impl CompletionError {
             | CompletionError::Denied { session, .. }
             | CompletionError::ProviderRefused { session, .. }
             | CompletionError::MissingCode { session, .. }
+            | CompletionError::WrongIssuer { session, .. }
+            | CompletionError::IdToken { session, .. }
             | CompletionError::Exchange { session, .. } => Some(session),
             _ => None,
         }
@@ -177,6 +198,19 @@ async fn exchange(
         label: provider.label.clone(),
     };
     let session = pending.session;
+    // RFC 9207: checked before the response is believed at all, errors included (§2.4).
+    if let Some(openid) = &provider.openid {
+        let wrong = match query.get("iss") {
+            Some(iss) => iss != openid.issuer,
+            None => openid.requires_iss_in_response(),
+        };
+        if wrong {
+            return Err(CompletionError::WrongIssuer {
+                session,
+                provider: names,
+            });
+        }
+    }
     if let Some(error) = query.get("error") {
         return Err(if error == "access_denied" {
             CompletionError::Denied {
@@ -214,15 +248,49 @@ async fn exchange(
             });
         }
     };
+    let claims = match &provider.openid {
+        None => None,
+        Some(openid) => {
+            let expected = Expected {
+                client_id: &provider.client_id,
+                nonce: pending.nonce.as_ref().map(|n| n.expose()),
+                now_secs: broker.clock.now_secs(),
+            };
+            let validated = match &token_set.id_token {
+                None => Err(IdTokenError::Missing),
+                Some(id_token) => {
+                    openid
+                        .validate(tokens.http(), id_token.expose(), &expected)
+                        .await
+                }
+            };
+            match validated {
+                Ok(claims) => Some(claims),
+                Err(error) => {
+                    log::warn!(
+                        "sign-in {} for {}: ID token refused: {error}",
+                        session.short(),
+                        provider.name
+                    );
+                    return Err(CompletionError::IdToken {
+                        session,
+                        provider: names,
+                        error,
+                    });
+                }
+            }
+        }
+    };
     let signin = &broker.settings.signin;
     if !signin.confirm_code {
         return Ok(Completed::SignedIn {
-            grant: Grant::seal(broker, &provider.name, token_set),
+            grant: Grant::seal_with_identity(broker, &provider.name, token_set, claims),
             session,
         });
     }
     let code = random::confirm_code();
-    let held = HeldGrant::new(&provider.name, token_set, &code, signin.confirm_attempts);
+    let held = HeldGrant::new(&provider.name, token_set, &code, signin.confirm_attempts)
+        .with_claims(claims);
     broker
         .store
         .hold_grant(&session, &held, signin.confirm_ttl_secs)

@@ -59,7 +59,12 @@ pub async fn confirm(
     match outcome {
         ConfirmOutcome::Granted(held) => {
             catalog::signin_completed(&held.provider);
-            Ok(Grant::seal(broker, &held.provider, held.tokens()))
+            Ok(Grant::seal_with_identity(
+                broker,
+                &held.provider,
+                held.tokens(),
+                held.claims.clone(),
+            ))
         }
         ConfirmOutcome::WrongCode { attempts_left } => {
             catalog::rejected("bad_code");

@@ -20,7 +20,8 @@ pub mod refresh;
 
 use crate::broker::Broker;
 use crate::oauth::TokenSet;
-use crate::secrets::{AccessToken, RefreshHandle};
+use crate::oauth::oidc::IdClaims;
+use crate::secrets::{AccessToken, IdToken, RefreshHandle};
 
 /// Tokens for the extension, as a `signedin` frame carries them: the refresh token only
 /// sealed into a handle, so the broker keeps none.
@@ -32,10 +33,24 @@ pub struct Grant {
     pub expires_in: Option<u64>,
     pub scope: Option<String>,
     pub refresh: Option<RefreshHandle>,
+    /// OpenID Connect only, and only once validated.
+    pub id_token: Option<IdToken>,
+    pub claims: Option<IdClaims>,
 }
 
 impl Grant {
     pub fn seal(broker: &Broker, provider: &str, tokens: TokenSet) -> Self {
+        Self::seal_with_identity(broker, provider, tokens, None)
+    }
+
+    /// With the claims of the validated ID token in `tokens`; an ID token nobody validated
+    /// (`claims` `None`) never reaches the extension.
+    pub fn seal_with_identity(
+        broker: &Broker,
+        provider: &str,
+        tokens: TokenSet,
+        claims: Option<IdClaims>,
+    ) -> Self {
         let refresh = tokens
             .refresh_token
             .as_ref()
@@ -47,6 +62,8 @@ impl Grant {
             expires_in: tokens.expires_in,
             scope: tokens.scope,
             refresh,
+            id_token: tokens.id_token.filter(|_| claims.is_some()),
+            claims,
         }
     }
 }

@@ -4,6 +4,8 @@
 
 use super::Grant;
 use crate::broker::Broker;
+use crate::oauth::oidc::IdTokenError;
+use crate::oauth::oidc::id_token::Expected;
 use crate::oauth::{ExchangeError, TokenClient};
 use crate::secrets::RefreshHandle;
 use crate::telemetry::catalog;
@@ -22,6 +24,13 @@ pub enum RefreshError {
         label: String,
         error: ExchangeError,
     },
+    /// An OpenID provider's refresh answered a new ID token that does not validate.
+    #[error("the renewed ID token was refused: {error}")]
+    IdToken {
+        provider: String,
+        label: String,
+        error: IdTokenError,
+    },
 }
 
 impl RefreshError {
@@ -30,7 +39,8 @@ impl RefreshError {
             RefreshError::Unreadable => None,
             RefreshError::UnknownProvider { provider }
             | RefreshError::ReauthRequired { provider }
-            | RefreshError::Provider { provider, .. } => Some(provider),
+            | RefreshError::Provider { provider, .. }
+            | RefreshError::IdToken { provider, .. } => Some(provider),
         }
     }
 }
@@ -51,11 +61,46 @@ pub async fn refresh(
     };
     match tokens.refresh(provider, &opened.refresh_token).await {
         Ok(mut token_set) => {
+            // A new ID token from a refresh is checked like the first (Core §12.2), without a
+            // nonce, which refresh responses do not carry.
+            let claims = match (&provider.openid, &token_set.id_token) {
+                (Some(openid), Some(id_token)) => {
+                    let expected = Expected {
+                        client_id: &provider.client_id,
+                        nonce: None,
+                        now_secs: broker.clock.now_secs(),
+                    };
+                    match openid
+                        .validate(tokens.http(), id_token.expose(), &expected)
+                        .await
+                    {
+                        Ok(claims) => Some(claims),
+                        Err(error) => {
+                            catalog::refreshed(&provider.name, error.reason());
+                            log::warn!(
+                                "refresh for provider {}: ID token refused: {error}",
+                                provider.name
+                            );
+                            return Err(RefreshError::IdToken {
+                                provider: provider.name.clone(),
+                                label: provider.label.clone(),
+                                error,
+                            });
+                        }
+                    }
+                }
+                _ => None,
+            };
             catalog::refreshed(&provider.name, "ok");
             // Providers that do not rotate refresh tokens (RFC 6749 §6) omit it: keep using
             // the old one, sealed afresh.
             token_set.refresh_token.get_or_insert(opened.refresh_token);
-            Ok(Grant::seal(broker, &provider.name, token_set))
+            Ok(Grant::seal_with_identity(
+                broker,
+                &provider.name,
+                token_set,
+                claims,
+            ))
         }
         Err(error) if error.needs_reauth() => {
             catalog::refreshed(&provider.name, "reauth");

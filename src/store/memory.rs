@@ -216,6 +216,8 @@ mod tests {
             expires_in: Some(3600),
             scope: None,
             refresh_token: None,
+            id_token: None,
+            claims: None,
             code: ConfirmationCode::new(code),
             attempts_left: attempts,
         }

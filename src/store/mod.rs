@@ -10,9 +10,10 @@ pub mod memory;
 pub mod redis_store;
 
 use crate::oauth::TokenSet;
+use crate::oauth::oidc::IdClaims;
 use crate::secrets::{
-    AccessToken, ConfirmationCode, PkceVerifier, RefreshToken, ResumeSecret, SessionId, State,
-    Ticket,
+    AccessToken, ConfirmationCode, IdToken, Nonce, PkceVerifier, RefreshToken, ResumeSecret,
+    SessionId, State, Ticket,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -33,6 +34,9 @@ pub struct PendingAuthorization {
     pub session: SessionId,
     pub provider: String,
     pub verifier: PkceVerifier,
+    /// OpenID Connect: the `nonce` the ID token must carry back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<Nonce>,
 }
 
 /// Tokens waiting for the person to type the confirmation code into the extension.
@@ -44,6 +48,11 @@ pub struct HeldGrant {
     pub expires_in: Option<u64>,
     pub scope: Option<String>,
     pub refresh_token: Option<RefreshToken>,
+    /// OpenID Connect: the validated ID token and what the extension is told of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<IdToken>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<IdClaims>,
     /// The code shown on the completion page, normalised (upper case, no separators).
     pub code: ConfirmationCode,
     pub attempts_left: u32,
@@ -58,9 +67,16 @@ impl HeldGrant {
             expires_in: tokens.expires_in,
             scope: tokens.scope,
             refresh_token: tokens.refresh_token,
+            id_token: tokens.id_token,
+            claims: None,
             code: code.clone(),
             attempts_left: attempts,
         }
+    }
+
+    pub fn with_claims(mut self, claims: Option<IdClaims>) -> Self {
+        self.claims = claims;
+        self
     }
 
     pub fn tokens(&self) -> TokenSet {
@@ -70,6 +86,7 @@ impl HeldGrant {
             expires_in: self.expires_in,
             scope: self.scope.clone(),
             refresh_token: self.refresh_token.clone(),
+            id_token: self.id_token.clone(),
         }
     }
 }

@@ -18,6 +18,8 @@ impl From<Grant> for ServerMessage {
             expires_in: grant.expires_in,
             scope: grant.scope,
             refresh: grant.refresh,
+            id_token: grant.id_token,
+            claims: grant.claims,
         }
     }
 }
@@ -105,6 +107,19 @@ pub fn completion_failed(error: &CompletionError) -> Option<ServerMessage> {
             &provider.name,
             "The provider sent no authorization code. Start again.",
         ),
+        CompletionError::WrongIssuer { provider, .. } => ServerMessage::provider_error(
+            ErrorCode::ProviderError,
+            &provider.name,
+            "The sign-in came back from another identity provider than expected. Start again.",
+        ),
+        CompletionError::IdToken { provider, .. } => ServerMessage::provider_error(
+            ErrorCode::ProviderError,
+            &provider.name,
+            format!(
+                "{}'s answer could not be verified, so it was not used. Try again in a moment.",
+                provider.label
+            ),
+        ),
         CompletionError::Exchange { provider, .. } => ServerMessage::provider_error(
             ErrorCode::ProviderError,
             &provider.name,
@@ -169,6 +184,9 @@ impl From<&RefreshError> for ServerMessage {
                 provider: error.provider().map(str::to_owned),
             },
             RefreshError::Provider {
+                provider, label, ..
+            }
+            | RefreshError::IdToken {
                 provider, label, ..
             } => ServerMessage::provider_error(
                 ErrorCode::ProviderError,

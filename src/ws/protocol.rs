@@ -1,8 +1,9 @@
 //! The WebSocket protocol: JSON text frames tagged by `"type"`, parsed in this one place
 //! (docs/PROTOCOL.md describes it for people writing their own client).
 
+use crate::oauth::oidc::IdClaims;
 use crate::secrets::{
-    AccessToken, ConfirmationCode, RefreshHandle, ResumeSecret, SessionId, SigninLink,
+    AccessToken, ConfirmationCode, IdToken, RefreshHandle, ResumeSecret, SessionId, SigninLink,
 };
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +51,11 @@ pub enum ServerMessage {
         scope: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         refresh: Option<RefreshHandle>,
+        /// OpenID Connect providers: the validated ID token, and who it says signed in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id_token: Option<IdToken>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        claims: Option<IdClaims>,
     },
     Error {
         code: ErrorCode,
@@ -211,6 +217,8 @@ mod tests {
             expires_in: Some(3600),
             scope: None,
             refresh: None,
+            id_token: None,
+            claims: None,
         };
         let json: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
         assert_eq!(json["type"], "signedin");

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod cluster;
 pub mod from_address;
+pub mod mock_openid;
 pub mod mock_provider;
 pub mod own_process;
 pub mod processes;

@@ -232,6 +232,24 @@ fn every_server_message() -> Vec<ServerMessage> {
             expires_in: Some(3600),
             scope: Some("user-top-read".into()),
             refresh: Some(RefreshHandle::new("v1.handle")),
+            id_token: None,
+            claims: None,
+        },
+        ServerMessage::Signedin {
+            provider: "google".into(),
+            access_token: AccessToken::new("at"),
+            token_type: "Bearer".into(),
+            expires_in: Some(3600),
+            scope: Some("openid email".into()),
+            refresh: None,
+            id_token: Some(oauth_broker::secrets::IdToken::new(
+                "eyJhbGciOiJFUzI1NiJ9.e30.c2ln",
+            )),
+            claims: Some(oauth_broker::oauth::oidc::IdClaims {
+                sub: "248289761001".into(),
+                email: Some("jane@example.com".into()),
+                name: None,
+            }),
         },
         ServerMessage::Signedin {
             provider: "spotify".into(),
@@ -240,6 +258,8 @@ fn every_server_message() -> Vec<ServerMessage> {
             expires_in: None,
             scope: None,
             refresh: None,
+            id_token: None,
+            claims: None,
         },
     ];
     for code in every_error_code() {
