@@ -124,8 +124,14 @@ secret_type!(
     /// A sign-in link (`{callback_url}/signin/{ticket}`): it carries the ticket.
     SigninLink
 );
+secret_type!(
+    /// A finished refresh as JSON (its new access token and sealed handle, or why it failed),
+    /// shared by every caller of one single flight, in process and through the store.
+    SharedRefresh
+);
 
 cloneable!(
+    SharedRefresh,
     SessionId,
     ResumeSecret,
     Ticket,

@@ -144,6 +144,8 @@ pub struct SigninSettings {
     pub confirm_code: bool,
     pub confirm_ttl_secs: u64,
     pub confirm_attempts: u32,
+    /// A sealed handle whose sign-in is older than this is refused with `reauth_required`.
+    pub refresh_handle_max_age_secs: u64,
 }
 
 impl Default for SigninSettings {
@@ -154,6 +156,7 @@ impl Default for SigninSettings {
             confirm_code: true,
             confirm_ttl_secs: 300,
             confirm_attempts: 5,
+            refresh_handle_max_age_secs: 15_552_000,
         }
     }
 }
@@ -220,6 +223,9 @@ impl Default for ExtensionSettings {
 pub struct SecretSettings {
     #[serde(serialize_with = "redact", deserialize_with = "secret_or_none")]
     pub seal_key: Option<SecretString>,
+    /// Older keys that still open what they sealed; nothing is sealed under them.
+    #[serde(serialize_with = "redact_list", deserialize_with = "secret_list")]
+    pub previous_seal_keys: Vec<SecretString>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -258,6 +264,8 @@ pub struct LimitSettings {
     pub requests_per_client: u64,
     pub connections_per_client: u64,
     pub confirm_attempts_per_client: u64,
+    pub refreshes_per_session: u64,
+    pub refreshes_per_client: u64,
 }
 
 impl Default for LimitSettings {
@@ -269,6 +277,8 @@ impl Default for LimitSettings {
             requests_per_client: 1200,
             connections_per_client: 1200,
             confirm_attempts_per_client: 600,
+            refreshes_per_session: 30,
+            refreshes_per_client: 600,
         }
     }
 }
@@ -550,6 +560,19 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
 
 fn option_string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     Ok(Option::<StringOrList>::deserialize(d)?.map(StringOrList::into_vec))
+}
+
+fn secret_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Error> {
+    Ok(StringOrList::deserialize(d)?
+        .into_vec()
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(SecretString::from)
+        .collect())
+}
+
+fn redact_list<S: Serializer>(value: &[SecretString], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(value.iter().map(|_| "[redacted]"))
 }
 
 fn redact<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {

@@ -24,7 +24,15 @@ pub struct Provider {
     pub extra_authorize_params: BTreeMap<String, String>,
     pub redirect_uri: String,
     pub timeout: Duration,
+    /// Token requests to this provider in flight at once, across every worker: a slow or
+    /// unreachable token endpoint then holds at most this many of each worker's outgoing
+    /// connections (awc keeps 100 per worker), never the ones other providers need.
+    pub token_requests: Arc<tokio::sync::Semaphore>,
 }
+
+/// The bound behind `Provider::token_requests`; a request that finds no slot waits for one
+/// within the provider's own timeout.
+pub const TOKEN_REQUESTS_IN_FLIGHT: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {
@@ -198,6 +206,7 @@ impl Provider {
             extra_authorize_params: settings.extra_authorize_params.clone(),
             redirect_uri: format!("{callback_base}/complete/{name}"),
             timeout: Duration::from_secs(settings.timeout_secs),
+            token_requests: Arc::new(tokio::sync::Semaphore::new(TOKEN_REQUESTS_IN_FLIGHT)),
         })
     }
 }

@@ -7,7 +7,7 @@
 
 pub mod refresh;
 
-pub use refresh::{RefreshSealer, SealError, SealedRefresh};
+pub use refresh::{RefreshSealer, SealError, SealedRefresh, key_from_base64};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,10 +17,13 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 
-/// A 32-byte key and the cipher built from it.
+/// A 32-byte key and the cipher built from it, with any older keys (`secrets.previous_seal_keys`)
+/// that still open what they sealed: boxes are sealed under the current key only, so a key
+/// rotation signs nobody out and the old keys fall out of use as boxes are sealed afresh.
 #[derive(Clone)]
 pub struct SealingKey {
     cipher: XChaCha20Poly1305,
+    previous: Vec<XChaCha20Poly1305>,
 }
 
 /// A box that was not sealed under this key for this purpose, or was altered.
@@ -31,7 +34,17 @@ impl SealingKey {
     pub fn from_bytes(key: &[u8; 32]) -> Self {
         Self {
             cipher: XChaCha20Poly1305::new(&(*key).into()),
+            previous: Vec::new(),
         }
+    }
+
+    /// This key for sealing, and these older ones too for opening.
+    pub fn with_previous(mut self, previous: &[[u8; 32]]) -> Self {
+        self.previous = previous
+            .iter()
+            .map(|key| XChaCha20Poly1305::new(&(*key).into()))
+            .collect();
+        self
     }
 
     /// `nonce || ciphertext || tag`, bound to `purpose`.
@@ -59,15 +72,20 @@ impl SealingKey {
         }
         let (nonce, body) = sealed.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| Unopenable)?;
-        self.cipher
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: body,
-                    aad: purpose,
-                },
-            )
-            .map_err(|_| Unopenable)
+        std::iter::once(&self.cipher)
+            .chain(&self.previous)
+            .find_map(|cipher| {
+                cipher
+                    .decrypt(
+                        &XNonce::from(nonce),
+                        Payload {
+                            msg: body,
+                            aad: purpose,
+                        },
+                    )
+                    .ok()
+            })
+            .ok_or(Unopenable)
     }
 
     /// [`SealingKey::seal`] as URL-safe text, for values that travel in URLs, forms and JSON.
@@ -103,6 +121,19 @@ mod tests {
         assert_eq!(key.open(b"b", &sealed), Err(Unopenable));
         let other = SealingKey::from_bytes(&[8u8; 32]);
         assert_eq!(other.open(b"a", &sealed), Err(Unopenable));
+    }
+
+    #[test]
+    fn previous_keys_open_and_only_the_current_one_seals() {
+        let old = SealingKey::from_bytes(&[1u8; 32]);
+        let sealed_before = old.seal(b"p", b"x");
+        let rotated = SealingKey::from_bytes(&[2u8; 32]).with_previous(&[[1u8; 32]]);
+        assert_eq!(rotated.open(b"p", &sealed_before), Ok(b"x".to_vec()));
+        let sealed_after = rotated.seal(b"p", b"y");
+        assert_eq!(old.open(b"p", &sealed_after), Err(Unopenable));
+        let current_only = SealingKey::from_bytes(&[2u8; 32]);
+        assert_eq!(current_only.open(b"p", &sealed_after), Ok(b"y".to_vec()));
+        assert_eq!(current_only.open(b"p", &sealed_before), Err(Unopenable));
     }
 
     #[test]

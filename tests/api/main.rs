@@ -20,6 +20,7 @@ mod layers;
 mod operations;
 mod properties;
 mod protocol;
+mod refresh;
 mod replicas;
 mod signin_flow;
 mod tls;

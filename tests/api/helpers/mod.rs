@@ -2,6 +2,7 @@
 //! that is a real HTTP server in its own thread, and a real WebSocket client.
 
 pub mod browser;
+pub mod frozen_proxy;
 pub mod mock_provider;
 pub mod own_process;
 pub mod processes;
@@ -41,6 +42,7 @@ pub fn per_client_limits_off(settings: &mut Settings) {
     settings.limits.requests_per_client = 0;
     settings.limits.connections_per_client = 0;
     settings.limits.confirm_attempts_per_client = 0;
+    settings.limits.refreshes_per_client = 0;
 }
 
 /// Settings for a test: loopback URLs filled in by `spawn`, one provider `mock` pointing at the
