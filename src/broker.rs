@@ -8,7 +8,9 @@ use crate::clock::SharedClock;
 use crate::limits::{OpenSession, RateLimiter};
 use crate::oauth::Providers;
 use crate::sealing::RefreshSealer;
+use crate::secrets::SharedRefresh;
 use crate::settings::Settings;
+use crate::single_flight::Flights;
 use crate::store::SigninStore;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,9 +26,16 @@ pub struct Broker {
     /// Normalised `Origin` values a WebSocket may come from.
     pub allowed_origins: Vec<String>,
     pub limits: RateLimiter,
+    /// Refreshes in flight (and just finished) on this replica, by handle.
+    pub refreshes: Flights<SharedRefresh>,
     pub open_sessions: AtomicUsize,
     draining: AtomicBool,
 }
+
+/// How long a finished refresh answers later refreshes of the same handle: long enough for a
+/// second tab or copy of an extension that read the same stored handle, short enough that an
+/// access token is not handed out long after it was minted.
+pub const REFRESH_SHARED_FOR_SECS: u64 = 15;
 
 /// One counted WebSocket session. The count drops when the slot does, so a session that never
 /// started (a failed handshake, an upgrade that never came) gives its place back too; so does
@@ -62,6 +71,7 @@ impl Broker {
             clock,
             allowed_origins,
             limits,
+            refreshes: Flights::new(REFRESH_SHARED_FOR_SECS * 1000),
             open_sessions: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
         }

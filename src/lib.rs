@@ -28,6 +28,7 @@ pub mod sealing;
 pub mod secrets;
 pub mod settings;
 pub mod signin;
+pub mod single_flight;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

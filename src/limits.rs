@@ -46,6 +46,10 @@ pub enum Limit {
     ConnectionsPerClient,
     /// Confirmation codes typed from one client address.
     ConfirmsPerClient,
+    /// `refresh` frames sent by one session.
+    RefreshesPerSession,
+    /// `refresh` frames sent from one client address.
+    RefreshesPerClient,
 }
 
 impl Limit {
@@ -56,6 +60,8 @@ impl Limit {
             Limit::RequestsPerClient => "requests_per_client",
             Limit::ConnectionsPerClient => "connections_per_client",
             Limit::ConfirmsPerClient => "confirms_per_client",
+            Limit::RefreshesPerSession => "refreshes_per_session",
+            Limit::RefreshesPerClient => "refreshes_per_client",
         }
     }
 
@@ -66,6 +72,8 @@ impl Limit {
             Limit::RequestsPerClient => settings.requests_per_client,
             Limit::ConnectionsPerClient => settings.connections_per_client,
             Limit::ConfirmsPerClient => settings.confirm_attempts_per_client,
+            Limit::RefreshesPerSession => settings.refreshes_per_session,
+            Limit::RefreshesPerClient => settings.refreshes_per_client,
         }
     }
 }

@@ -21,6 +21,13 @@ pub fn opaque_token() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 32)
 }
 
+/// The `id` of a frame routed through the hub: not a secret, only unique per session, and
+/// random rather than counted so replicas need not agree on a counter (12 alphanumerics,
+/// about 71 bits: no two frames of one session share one in practice).
+pub fn frame_id() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 12)
+}
+
 pub fn resume_secret() -> ResumeSecret {
     ResumeSecret::new(opaque_token())
 }

@@ -133,8 +133,14 @@ secret_type!(
     /// An ID token (a signed JWT), for the extension only, once validated.
     IdToken
 );
+secret_type!(
+    /// A finished refresh as JSON (its new access token and sealed handle, or why it failed),
+    /// shared by every caller of one single flight, in process and through the store.
+    SharedRefresh
+);
 
 cloneable!(
+    SharedRefresh,
     SessionId,
     ResumeSecret,
     Ticket,

@@ -156,6 +156,8 @@ pub struct SigninSettings {
     pub confirm_code: bool,
     pub confirm_ttl_secs: u64,
     pub confirm_attempts: u32,
+    /// A sealed handle whose sign-in is older than this is refused with `reauth_required`.
+    pub refresh_handle_max_age_secs: u64,
 }
 
 impl Default for SigninSettings {
@@ -166,6 +168,7 @@ impl Default for SigninSettings {
             confirm_code: true,
             confirm_ttl_secs: 300,
             confirm_attempts: 5,
+            refresh_handle_max_age_secs: 15_552_000,
         }
     }
 }
@@ -272,6 +275,9 @@ pub struct SecretSettings {
     /// (see `sealing::key_file`). Not a configuration key.
     #[serde(skip)]
     pub local_key_file: Option<PathBuf>,
+    /// Older keys that still open what they sealed; nothing is sealed under them.
+    #[serde(serialize_with = "redact_list", deserialize_with = "secret_list")]
+    pub previous_seal_keys: Vec<SecretString>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -312,6 +318,8 @@ pub struct LimitSettings {
     pub confirm_attempts_per_client: u64,
     /// WebSockets one client address may hold open at once (not per window).
     pub sessions_per_client: u64,
+    pub refreshes_per_session: u64,
+    pub refreshes_per_client: u64,
 }
 
 impl Default for LimitSettings {
@@ -324,6 +332,8 @@ impl Default for LimitSettings {
             connections_per_client: 1200,
             confirm_attempts_per_client: 600,
             sessions_per_client: 200,
+            refreshes_per_session: 30,
+            refreshes_per_client: 600,
         }
     }
 }
@@ -655,6 +665,19 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
 
 fn option_string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     Ok(Option::<StringOrList>::deserialize(d)?.map(StringOrList::into_vec))
+}
+
+fn secret_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Error> {
+    Ok(StringOrList::deserialize(d)?
+        .into_vec()
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(SecretString::from)
+        .collect())
+}
+
+fn redact_list<S: Serializer>(value: &[SecretString], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(value.iter().map(|_| "[redacted]"))
 }
 
 fn redact<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {

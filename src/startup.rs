@@ -158,10 +158,12 @@ impl Application {
             Some(redis) => SigninStore::Redis(redis.clone()),
         };
         let limiter = RateLimiter::new(settings.limits.clone(), clock.clone(), redis);
-        let park_ttl = settings.sessions.resume_grace_secs;
+        // A frame written to a half-open socket waits for its ack until the connection is
+        // noticed dead (idle timeout), then for the grace period its drop starts.
+        let unacked_ttl = settings.sessions.resume_grace_secs + settings.sessions.idle_timeout_secs;
         // One hub actor per worker thread over this one registry; this thread's hub takes the
         // store's notices and the shutdown.
-        let registry = Registry::new(store.clone(), park_ttl);
+        let registry = Registry::new(store.clone(), unacked_ttl);
         let hub = registry.hub_on_this_thread();
         let hub_for_events = hub.clone();
         actix_rt::spawn(async move {
@@ -296,6 +298,9 @@ impl Application {
                 tick.tick().await;
                 memory.sweep();
                 upkeep_broker.limits.sweep();
+                upkeep_broker
+                    .refreshes
+                    .sweep(upkeep_broker.clock.now_millis());
                 if let Some(metrics) = telemetry::metrics_handle_if_ready() {
                     metrics.run_upkeep();
                     // Also between probes (compose has none), so the readiness alert has data.

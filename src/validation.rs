@@ -3,7 +3,7 @@
 
 use crate::oauth::provider::SelfUrls;
 use crate::oauth::{Provider, Providers};
-use crate::sealing::RefreshSealer;
+use crate::sealing::{RefreshSealer, key_from_base64};
 use crate::settings::{ConfigProblems, Settings};
 use secrecy::ExposeSecret;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -204,6 +204,14 @@ pub fn validate(
             Some(RefreshSealer::random())
         }
     };
+    let mut previous_keys = Vec::new();
+    for (i, key) in settings.secrets.previous_seal_keys.iter().enumerate() {
+        match key_from_base64(key.expose_secret()) {
+            Ok(key) => previous_keys.push(key),
+            Err(e) => problems.push(format!("secrets.previous_seal_keys[{i}]: {e}")),
+        }
+    }
+    let sealer = sealer.map(|sealer| sealer.with_previous(&previous_keys));
     problems.extend(store_problems(&settings.store));
     if settings.secrets.seal_key.is_some()
         && let Some(file) = &settings.secrets.local_key_file

@@ -6,7 +6,7 @@ use super::provider::Provider;
 use crate::secrets::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
 use crate::settings::ClientAuth;
 use secrecy::ExposeSecret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// Token responses are small; a provider sending more is broken or hostile.
@@ -38,7 +38,9 @@ struct ErrorResponse {
     error: String,
 }
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+/// Serialisable so that one refresh's failure reaches the callers it was shared with, on any
+/// replica.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExchangeError {
     /// The provider refused the grant (`invalid_grant`, `invalid_client`, ...), RFC 6749 §5.2.
     #[error("the provider refused the request ({error})")]
@@ -157,6 +159,12 @@ impl TokenClient {
             }
         }
         let outcome = actix_rt::time::timeout(provider.timeout, async {
+            // The wait for a slot counts against the same bound as the request itself.
+            let _slot = provider
+                .token_requests
+                .acquire()
+                .await
+                .map_err(|_| ExchangeError::Unreachable)?;
             let mut response = request.send_form(&form).await.map_err(|e| match e {
                 awc::error::SendRequestError::Timeout => ExchangeError::Timeout,
                 _ => ExchangeError::Unreachable,

@@ -34,7 +34,15 @@ pub struct Provider {
     /// The authorize and token URLs are the issuer's metadata's (`issuer` alone configured);
     /// `authorize_url` and `token_url` then hold the discovery URL, for people to read.
     pub endpoints_discovered: bool,
+    /// Token requests to this provider in flight at once, across every worker: a slow or
+    /// unreachable token endpoint then holds at most this many of each worker's outgoing
+    /// connections (awc keeps 100 per worker), never the ones other providers need.
+    pub token_requests: Arc<tokio::sync::Semaphore>,
 }
+
+/// The bound behind `Provider::token_requests`; a request that finds no slot waits for one
+/// within the provider's own timeout.
+pub const TOKEN_REQUESTS_IN_FLIGHT: usize = 32;
 
 /// Parameters the broker sets itself; configuration may not override them.
 const RESERVED_PARAMS: &[&str] = &[
@@ -356,6 +364,7 @@ impl Provider {
                 ))
             }),
             endpoints_discovered,
+            token_requests: Arc::new(tokio::sync::Semaphore::new(TOKEN_REQUESTS_IN_FLIGHT)),
         })
     }
 }

@@ -11,7 +11,7 @@
 pub mod key_file;
 pub mod refresh;
 
-pub use refresh::{RefreshSealer, SealError, SealedRefresh};
+pub use refresh::{RefreshSealer, SealError, SealedRefresh, key_from_base64};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,10 +23,13 @@ use sha2::Sha256;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 
-/// A 32-byte key and the cipher built from it.
+/// A 32-byte key and the cipher built from it, with any older keys (`secrets.previous_seal_keys`)
+/// that still open what they sealed: boxes are sealed under the current key only, so a key
+/// rotation signs nobody out and the old keys fall out of use as boxes are sealed afresh.
 #[derive(Clone)]
 pub struct SealingKey {
     cipher: XChaCha20Poly1305,
+    previous: Vec<XChaCha20Poly1305>,
     /// The key's own HMAC, from which purpose keys are derived (never used to sign directly).
     derivation: Hmac<Sha256>,
 }
@@ -63,6 +66,7 @@ impl SealingKey {
     pub fn from_bytes(key: &[u8; 32]) -> Self {
         Self {
             cipher: XChaCha20Poly1305::new(&(*key).into()),
+            previous: Vec::new(),
             derivation: <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key)
                 .expect("HMAC takes a key of any length"),
         }
@@ -78,6 +82,15 @@ impl SealingKey {
             mac: <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&key)
                 .expect("HMAC takes a key of any length"),
         }
+    }
+
+    /// This key for sealing, and these older ones too for opening.
+    pub fn with_previous(mut self, previous: &[[u8; 32]]) -> Self {
+        self.previous = previous
+            .iter()
+            .map(|key| XChaCha20Poly1305::new(&(*key).into()))
+            .collect();
+        self
     }
 
     /// `nonce || ciphertext || tag`, bound to `purpose`.
@@ -105,15 +118,20 @@ impl SealingKey {
         }
         let (nonce, body) = sealed.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| Unopenable)?;
-        self.cipher
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: body,
-                    aad: purpose,
-                },
-            )
-            .map_err(|_| Unopenable)
+        std::iter::once(&self.cipher)
+            .chain(&self.previous)
+            .find_map(|cipher| {
+                cipher
+                    .decrypt(
+                        &XNonce::from(nonce),
+                        Payload {
+                            msg: body,
+                            aad: purpose,
+                        },
+                    )
+                    .ok()
+            })
+            .ok_or(Unopenable)
     }
 
     /// [`SealingKey::seal`] as URL-safe text, for values that travel in URLs, forms and JSON.
@@ -178,6 +196,19 @@ mod tests {
             hex,
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn previous_keys_open_and_only_the_current_one_seals() {
+        let old = SealingKey::from_bytes(&[1u8; 32]);
+        let sealed_before = old.seal(b"p", b"x");
+        let rotated = SealingKey::from_bytes(&[2u8; 32]).with_previous(&[[1u8; 32]]);
+        assert_eq!(rotated.open(b"p", &sealed_before), Ok(b"x".to_vec()));
+        let sealed_after = rotated.seal(b"p", b"y");
+        assert_eq!(old.open(b"p", &sealed_after), Err(Unopenable));
+        let current_only = SealingKey::from_bytes(&[2u8; 32]);
+        assert_eq!(current_only.open(b"p", &sealed_after), Ok(b"y".to_vec()));
+        assert_eq!(current_only.open(b"p", &sealed_before), Err(Unopenable));
     }
 
     #[test]

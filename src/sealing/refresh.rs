@@ -27,6 +27,10 @@ pub struct SealedRefresh {
     pub refresh_token: RefreshToken,
     /// Unix seconds when it was sealed.
     pub sealed_at: u64,
+    /// Unix seconds of the sign-in whose grant this is: a refresh seals a new handle but keeps
+    /// this, so `signin.refresh_handle_max_age_secs` counts from the sign-in, as providers'
+    /// own refresh token lifetimes do (Spotify's: six months from the first authorization).
+    pub signed_in_at: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -34,6 +38,9 @@ struct Plain {
     p: String,
     t: RefreshToken,
     s: u64,
+    /// Absent in handles sealed before it existed: those count from `s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    a: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -60,29 +67,43 @@ impl RefreshSealer {
 
     /// Parses a base64 key (standard or URL-safe alphabet) of exactly 32 bytes.
     pub fn from_base64(text: &str) -> Result<Self, SealError> {
-        let text = text.trim();
-        let bytes = STANDARD
-            .decode(text)
-            .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
-            .map_err(|_| SealError::BadKey)?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| SealError::BadKey)?;
-        Ok(Self::from_key(&key))
+        Ok(Self::from_key(&key_from_base64(text)?))
+    }
+
+    /// The same sealer, also opening what these older keys sealed.
+    pub fn with_previous(self, previous: &[[u8; 32]]) -> Self {
+        Self {
+            key: self.key.with_previous(previous),
+        }
     }
 
     pub fn random() -> Self {
         Self::from_key(&crate::random::bytes::<32>())
     }
 
+    /// A handle for a grant from a sign-in just now.
     pub fn seal(
         &self,
         provider: &str,
         refresh_token: &RefreshToken,
         now_secs: u64,
     ) -> RefreshHandle {
+        self.seal_renewed(provider, refresh_token, now_secs, now_secs)
+    }
+
+    /// A handle for a grant renewed now, from the sign-in at `signed_in_at`.
+    pub fn seal_renewed(
+        &self,
+        provider: &str,
+        refresh_token: &RefreshToken,
+        now_secs: u64,
+        signed_in_at: u64,
+    ) -> RefreshHandle {
         let plain = serde_json::to_vec(&Plain {
             p: provider.to_owned(),
             t: refresh_token.clone(),
             s: now_secs,
+            a: Some(signed_in_at),
         })
         .expect("plain struct serialises");
         RefreshHandle::new(format!("{PREFIX}{}", self.key.seal_text(CONTEXT, &plain)))
@@ -102,8 +123,20 @@ impl RefreshSealer {
             provider: plain.p,
             refresh_token: plain.t,
             sealed_at: plain.s,
+            signed_in_at: plain.a.unwrap_or(plain.s),
         })
     }
+}
+
+/// A `secrets.seal_key` or `secrets.previous_seal_keys` entry: 32 bytes of base64 (standard or
+/// URL-safe alphabet).
+pub fn key_from_base64(text: &str) -> Result<[u8; 32], SealError> {
+    let text = text.trim();
+    let bytes = STANDARD
+        .decode(text)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
+        .map_err(|_| SealError::BadKey)?;
+    bytes.try_into().map_err(|_| SealError::BadKey)
 }
 
 #[cfg(test)]
@@ -124,6 +157,22 @@ mod tests {
         assert!(!handle.contains("rt-123"));
         let other = RefreshSealer::from_key(&[8u8; 32]);
         assert_eq!(other.open(handle), Err(SealError::Unreadable));
+    }
+
+    #[test]
+    fn a_renewed_handle_keeps_the_sign_in_time_and_old_keys_still_open() {
+        let old = RefreshSealer::from_key(&[1u8; 32]);
+        let before = old.seal("demo", &RefreshToken::new("rt"), 100);
+        let rotated = RefreshSealer::from_key(&[2u8; 32]).with_previous(&[[1u8; 32]]);
+        let opened = rotated.open(before.expose()).unwrap();
+        assert_eq!((opened.sealed_at, opened.signed_in_at), (100, 100));
+        let renewed = rotated.seal_renewed("demo", &RefreshToken::new("rt2"), 500, 100);
+        assert!(
+            old.open(renewed.expose()).is_err(),
+            "sealed under the new key"
+        );
+        let opened = rotated.open(renewed.expose()).unwrap();
+        assert_eq!((opened.sealed_at, opened.signed_in_at), (500, 100));
     }
 
     #[test]

@@ -2,9 +2,13 @@
 //! Expired records are refused on read and swept periodically, so memory stays bounded by what
 //! is live.
 
-use super::{ConfirmOutcome, HeldGrant, PendingAuthorization, SigninTicket, code_matches};
+use super::{
+    ConfirmOutcome, HeldGrant, MAX_UNACKED_PER_SESSION, PendingAuthorization, SigninTicket,
+    UnackedFrame, code_matches,
+};
 use crate::clock::SharedClock;
 use crate::secrets::{ResumeSecret, SessionId, State, Ticket};
+use crate::telemetry::catalog::{self, UnackedEvent};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -28,11 +32,8 @@ pub struct MemoryStore {
     pending: Table<PendingAuthorization>,
     held: Table<HeldGrant>,
     resume: Table<SessionId>,
-    parked: Table<Vec<String>>,
+    unacked: Table<Vec<UnackedFrame>>,
 }
-
-/// Frames parked per session: a session is sent a handful at most; more means abuse.
-const MAX_PARKED_PER_SESSION: usize = 32;
 
 fn lock<T>(table: &Table<T>) -> std::sync::MutexGuard<'_, HashMap<String, Expiring<T>>> {
     // A panic while holding the lock cannot leave a table half-updated (every update is a
@@ -48,7 +49,7 @@ impl MemoryStore {
             pending: Mutex::default(),
             held: Mutex::default(),
             resume: Mutex::default(),
-            parked: Mutex::default(),
+            unacked: Mutex::default(),
         }
     }
 
@@ -148,33 +149,93 @@ impl MemoryStore {
         self.take(&self.resume, secret.expose())
     }
 
-    pub fn park(&self, session: &SessionId, frame: &str, ttl_secs: u64) {
+    /// Keeps a frame routed to a session until it is acknowledged or `ttl_secs` pass; beyond
+    /// the bound the oldest frame gives way.
+    pub fn keep_unacked(&self, session: &SessionId, id: &str, frame: &str, ttl_secs: u64) {
         let now = self.clock.now_millis();
         let deadline = self.deadline(ttl_secs);
-        let mut parked = lock(&self.parked);
-        let entry = parked
+        let mut unacked = lock(&self.unacked);
+        let entry = unacked
             .entry(session.expose().to_owned())
             .or_insert(Expiring {
                 value: Vec::new(),
                 expires_at: deadline,
             });
         if !entry.live(now) {
+            catalog::unacked_frames(UnackedEvent::Expired, entry.value.len() as u64);
             entry.value.clear();
         }
         entry.expires_at = deadline;
-        if entry.value.len() < MAX_PARKED_PER_SESSION {
-            entry.value.push(frame.to_owned());
+        entry.value.push(UnackedFrame {
+            id: id.to_owned(),
+            json: frame.to_owned(),
+            sent: false,
+        });
+        if entry.value.len() > MAX_UNACKED_PER_SESSION {
+            entry.value.remove(0);
+            catalog::unacked_frames(UnackedEvent::Dropped, 1);
         }
     }
 
-    pub fn take_parked(&self, session: &SessionId) -> Vec<String> {
-        self.take(&self.parked, session.expose())
+    /// Every frame of the session not acknowledged yet, oldest first.
+    pub fn unacked(&self, session: &SessionId) -> Vec<UnackedFrame> {
+        let now = self.clock.now_millis();
+        lock(&self.unacked)
+            .get(session.expose())
+            .filter(|e| e.live(now))
+            .map(|e| e.value.clone())
             .unwrap_or_default()
     }
 
-    /// Drops every expired record; called periodically.
+    /// Notes that these frames were written to a connection (so a resume counts them as sent
+    /// again).
+    pub fn mark_sent(&self, session: &SessionId, ids: &[String]) {
+        if let Some(entry) = lock(&self.unacked).get_mut(session.expose()) {
+            for frame in entry.value.iter_mut().filter(|f| ids.contains(&f.id)) {
+                frame.sent = true;
+            }
+        }
+    }
+
+    /// Forgets an acknowledged frame; answers whether it was kept.
+    pub fn ack(&self, session: &SessionId, id: &str) -> bool {
+        let now = self.clock.now_millis();
+        let mut unacked = lock(&self.unacked);
+        let Some(entry) = unacked.get_mut(session.expose()).filter(|e| e.live(now)) else {
+            return false;
+        };
+        let before = entry.value.len();
+        entry.value.retain(|f| f.id != id);
+        let acked = entry.value.len() < before;
+        if entry.value.is_empty() {
+            unacked.remove(session.expose());
+        }
+        acked
+    }
+
+    /// Sets how long the session's unacknowledged frames wait from now: the grace period
+    /// when its connection drops, longer again when it resumes.
+    pub fn expire_unacked(&self, session: &SessionId, ttl_secs: u64) {
+        let now = self.clock.now_millis();
+        let deadline = self.deadline(ttl_secs);
+        if let Some(entry) = lock(&self.unacked)
+            .get_mut(session.expose())
+            .filter(|e| e.live(now))
+        {
+            entry.expires_at = deadline;
+        }
+    }
+
+    /// Drops every expired record; called periodically. Frames that expired unacknowledged
+    /// are counted in the metrics.
     pub fn sweep(&self) -> usize {
         let now = self.clock.now_millis();
+        let expired_frames: usize = lock(&self.unacked)
+            .values()
+            .filter(|e| !e.live(now))
+            .map(|e| e.value.len())
+            .sum();
+        catalog::unacked_frames(UnackedEvent::Expired, expired_frames as u64);
         fn sweep_table<T>(table: &Table<T>, now: u64) -> usize {
             let mut map = lock(table);
             let before = map.len();
@@ -185,7 +246,7 @@ impl MemoryStore {
             + sweep_table(&self.pending, now)
             + sweep_table(&self.held, now)
             + sweep_table(&self.resume, now)
-            + sweep_table(&self.parked, now)
+            + sweep_table(&self.unacked, now)
     }
 }
 
@@ -289,22 +350,41 @@ mod tests {
     }
 
     #[test]
-    fn parked_frames_come_out_once_in_order() {
+    fn unacked_frames_stay_in_order_until_acknowledged() {
         let (_, s) = store();
-        s.park(&SessionId::new("s"), "a", 60);
-        s.park(&SessionId::new("s"), "b", 60);
-        assert_eq!(
-            s.take_parked(&SessionId::new("s")),
-            vec!["a".to_owned(), "b".to_owned()]
-        );
-        assert!(s.take_parked(&SessionId::new("s")).is_empty());
+        let session = SessionId::new("s");
+        s.keep_unacked(&session, "a", "fa", 60);
+        s.keep_unacked(&session, "b", "fb", 60);
+        let ids = |s: &MemoryStore| -> Vec<String> {
+            s.unacked(&session).into_iter().map(|f| f.id).collect()
+        };
+        assert_eq!(ids(&s), ["a", "b"]);
+        assert_eq!(ids(&s), ["a", "b"], "reading takes nothing");
+        assert!(s.ack(&session, "a"));
+        assert!(!s.ack(&session, "a"), "an ack counts once");
+        assert_eq!(ids(&s), ["b"]);
+    }
+
+    #[test]
+    fn unacked_frames_expire_and_are_bounded() {
+        let (clock, s) = store();
+        let session = SessionId::new("s");
+        for i in 0..MAX_UNACKED_PER_SESSION + 3 {
+            s.keep_unacked(&session, &i.to_string(), "f", 60);
+        }
+        let kept = s.unacked(&session);
+        assert_eq!(kept.len(), MAX_UNACKED_PER_SESSION);
+        assert_eq!(kept[0].id, "3", "the oldest give way");
+        s.expire_unacked(&session, 10);
+        clock.advance_secs(11);
+        assert!(s.unacked(&session).is_empty());
     }
 
     #[test]
     fn sweep_drops_expired_records() {
         let (clock, s) = store();
         s.put_ticket(&Ticket::new("t"), ticket(), 1);
-        s.park(&SessionId::new("x"), "f", 1);
+        s.keep_unacked(&SessionId::new("x"), "i", "f", 1);
         clock.advance_secs(2);
         assert_eq!(s.sweep(), 2);
     }

@@ -1,6 +1,7 @@
 //! The sign-in bookkeeping behind one interface: one-time tickets, pending authorizations
 //! (`state` with its PKCE verifier), grants held for a confirmation code, resumable sessions,
-//! and frames parked for a session that is not connected.
+//! and the frames routed to a session that it has not acknowledged yet (kept for a resume,
+//! wherever it lands).
 //!
 //! Every record expires, and every "take" is single use: of two callers racing for one ticket
 //! or one `state`, exactly one gets it. The in-memory store serves one replica; the Redis store
@@ -13,7 +14,7 @@ use crate::oauth::TokenSet;
 use crate::oauth::oidc::IdClaims;
 use crate::secrets::{
     AccessToken, ConfirmationCode, IdToken, Nonce, PkceVerifier, RefreshToken, ResumeSecret,
-    SessionId, State, Ticket,
+    SessionId, SharedRefresh, State, Ticket,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -99,6 +100,30 @@ pub enum ConfirmOutcome {
     TooManyAttempts,
     NothingHeld,
 }
+
+/// A frame routed to a session through the hub, kept until the client acknowledges its `id`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UnackedFrame {
+    pub id: String,
+    /// The serialised frame, `id` included; it may carry tokens.
+    pub json: String,
+    /// Whether it was written to a connection already (a resume then sends it again).
+    pub sent: bool,
+}
+
+impl std::fmt::Debug for UnackedFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnackedFrame")
+            .field("id", &self.id)
+            .field("json", &"[redacted]")
+            .field("sent", &self.sent)
+            .finish()
+    }
+}
+
+/// Unacknowledged frames kept per session. A session is sent a handful at most (a `confirm`
+/// and a `signedin` per sign-in); more means a client that never acknowledges, or abuse.
+pub const MAX_UNACKED_PER_SESSION: usize = 32;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
@@ -257,27 +282,109 @@ impl SigninStore {
         }
     }
 
-    /// Keeps a serialised frame for a session that is not connected here.
-    pub async fn park(
+    /// Keeps a frame routed to a session (serialised, with its `id`) until it is acknowledged
+    /// or `ttl_secs` pass, and tells every replica it is there.
+    pub async fn keep_unacked(
         &self,
         session: &SessionId,
+        id: &str,
         frame: &str,
         ttl_secs: u64,
     ) -> Result<(), StoreError> {
         match self {
             SigninStore::Memory(m) => {
-                m.park(session, frame, ttl_secs);
+                m.keep_unacked(session, id, frame, ttl_secs);
                 Ok(())
             }
-            SigninStore::Redis(r) => r.park(session, frame, ttl_secs).await,
+            SigninStore::Redis(r) => r.keep_unacked(session, id, frame, ttl_secs).await,
         }
     }
 
-    /// Takes every frame parked for a session, in order; a second call gets none of them.
-    pub async fn take_parked(&self, session: &SessionId) -> Result<Vec<String>, StoreError> {
+    /// The session's unacknowledged frames, oldest first; reading takes none of them.
+    pub async fn unacked(&self, session: &SessionId) -> Result<Vec<UnackedFrame>, StoreError> {
         match self {
-            SigninStore::Memory(m) => Ok(m.take_parked(session)),
-            SigninStore::Redis(r) => r.take_parked(session).await,
+            SigninStore::Memory(m) => Ok(m.unacked(session)),
+            SigninStore::Redis(r) => r.unacked(session).await,
+        }
+    }
+
+    /// Notes that these frames were written to a connection.
+    pub async fn mark_sent(&self, session: &SessionId, ids: &[String]) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(m) => {
+                m.mark_sent(session, ids);
+                Ok(())
+            }
+            SigninStore::Redis(r) => r.mark_sent(session, ids).await,
+        }
+    }
+
+    /// Forgets an acknowledged frame for good; answers whether it was still kept.
+    pub async fn ack(&self, session: &SessionId, id: &str) -> Result<bool, StoreError> {
+        match self {
+            SigninStore::Memory(m) => Ok(m.ack(session, id)),
+            SigninStore::Redis(r) => r.ack(session, id).await,
+        }
+    }
+
+    /// The session's connection dropped: its unacknowledged frames wait `grace_secs` for a
+    /// resume, then count as expired.
+    pub async fn release_unacked(
+        &self,
+        session: &SessionId,
+        grace_secs: u64,
+    ) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(m) => {
+                m.expire_unacked(session, grace_secs);
+                Ok(())
+            }
+            SigninStore::Redis(r) => r.release_unacked(session, grace_secs).await,
+        }
+    }
+
+    /// The session is connected again: its unacknowledged frames wait `ttl_secs` anew.
+    pub async fn claim_unacked(
+        &self,
+        session: &SessionId,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(m) => {
+                m.expire_unacked(session, ttl_secs);
+                Ok(())
+            }
+            SigninStore::Redis(r) => r.claim_unacked(session, ttl_secs).await,
+        }
+    }
+
+    /// Claims the one token request for a refresh of the handle with this digest, across
+    /// replicas, for `lease_secs`. One replica needs no claim: its single flight suffices.
+    pub async fn claim_refresh(&self, digest: &str, lease_secs: u64) -> Result<bool, StoreError> {
+        match self {
+            SigninStore::Memory(_) => Ok(true),
+            SigninStore::Redis(r) => r.claim_refresh(digest, lease_secs).await,
+        }
+    }
+
+    /// The outcome another replica's refresh of this handle left, if any.
+    pub async fn shared_refresh(&self, digest: &str) -> Result<Option<SharedRefresh>, StoreError> {
+        match self {
+            SigninStore::Memory(_) => Ok(None),
+            SigninStore::Redis(r) => r.shared_refresh(digest).await,
+        }
+    }
+
+    /// Leaves a refresh's outcome for other replicas' callers for `ttl_secs`.
+    pub async fn share_refresh(
+        &self,
+        digest: &str,
+        outcome: &SharedRefresh,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(_) => Ok(()),
+            SigninStore::Redis(r) => r.share_refresh(digest, outcome, ttl_secs).await,
         }
     }
 

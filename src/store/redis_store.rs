@@ -1,6 +1,7 @@
 //! The shared store for several replicas: every record in Redis with an expiry, single use by
 //! `GETDEL` or a Lua script, and delivery between replicas by pub/sub with the frame itself
-//! parked in a list, because pub/sub drops what nobody hears.
+//! kept in a list until the client acknowledges it, because pub/sub drops what nobody hears and
+//! a socket can swallow what was written to it.
 //!
 //! Records are useless to whoever can read or write Redis without the seal key. Values are
 //! sealed (XChaCha20-Poly1305 under `secrets.seal_key`) with associated data naming the record's
@@ -14,11 +15,13 @@
 //! The connection comes up in the background: start-up with Redis down waits and retries
 //! (with back-off, saying so in the log) while `/readyz` answers 503.
 
-use super::{ConfirmOutcome, HeldGrant, PendingAuthorization, SigninTicket, StoreError};
-use crate::sealing::DigestKey;
-use crate::sealing::SealingKey;
-use crate::secrets::{ResumeSecret, SessionId, State, Ticket};
-use crate::telemetry::catalog;
+use super::{
+    ConfirmOutcome, HeldGrant, MAX_UNACKED_PER_SESSION, PendingAuthorization, SigninTicket,
+    StoreError, UnackedFrame,
+};
+use crate::sealing::{DigestKey, SealingKey};
+use crate::secrets::{ResumeSecret, SessionId, SharedRefresh, State, Ticket};
+use crate::telemetry::catalog::{self, UnackedEvent};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind, Script, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -137,7 +140,9 @@ pub enum StoreEvent {
     Reconnected,
 }
 
-const MAX_PARKED_PER_SESSION: isize = 32;
+/// A dropped session's unacknowledged frames are counted as expired by the sweep once its
+/// grace period ends; the keys themselves live this much longer so the sweep still finds them.
+const UNACKED_SLACK_SECS: u64 = 60;
 
 pub struct RedisStore {
     /// Commands. Never subscribed: a connection that is subscribed and publishes inside
@@ -162,8 +167,11 @@ pub struct RedisStore {
     digests: DigestKey,
     healthy: AtomicBool,
     channel: String,
-    take_list: Script,
     confirm: Script,
+    mark_sent: Script,
+    ack: Script,
+    release_unacked: Script,
+    sweep_unacked: Script,
 }
 
 impl RedisStore {
@@ -184,10 +192,11 @@ impl RedisStore {
             digests: sealer.digest_key("oauth-broker redis keys v2"),
             sealer,
             healthy: AtomicBool::new(false),
-            take_list: Script::new(
-                "local v = redis.call('LRANGE', KEYS[1], 0, -1) redis.call('DEL', KEYS[1]) return v",
-            ),
             confirm: Script::new(CONFIRM_SCRIPT),
+            mark_sent: Script::new(MARK_SENT_SCRIPT),
+            ack: Script::new(ACK_SCRIPT),
+            release_unacked: Script::new(RELEASE_UNACKED_SCRIPT),
+            sweep_unacked: Script::new(SWEEP_UNACKED_SCRIPT),
         });
         let background = store.clone();
         actix_rt::spawn(async move { background.run(target, events).await });
@@ -249,6 +258,9 @@ impl RedisStore {
                 log::warn!("Redis unreachable: new sign-ins answer `unavailable` until it returns");
             }
             was_healthy = healthy;
+            if healthy {
+                self.sweep_expired_unacked().await;
+            }
             if events.is_closed() {
                 return;
             }
@@ -646,39 +658,191 @@ impl RedisStore {
         Ok(count)
     }
 
-    /// Parks the frame, then tells every replica; the one holding the session collects it.
-    pub async fn park(&self, session: &SessionId, frame: &str, ttl: u64) -> Result<(), StoreError> {
+    /// Keeps the frame until it is acknowledged, then tells every replica; the one holding
+    /// the session writes it. Entries are `id:sealed frame`, so an ack finds its entry by the
+    /// `id` without opening any.
+    pub async fn keep_unacked(
+        &self,
+        session: &SessionId,
+        id: &str,
+        frame: &str,
+        ttl: u64,
+    ) -> Result<(), StoreError> {
         let (mut conn, wait) = self.writer()?;
-        let key = self.session_key("p", session);
-        let sealed = self
-            .sealer
-            .seal(context("frame", &key).as_bytes(), frame.as_bytes());
+        let (list, sent) = self.unacked_keys(session);
+        let mut entry = format!("{id}:").into_bytes();
+        entry.extend(
+            self.sealer
+                .seal(context("frame", &list).as_bytes(), frame.as_bytes()),
+        );
+        let max = MAX_UNACKED_PER_SESSION as isize;
+        let (length,): (usize,) = redis::pipe()
+            .atomic()
+            .rpush(&list, entry)
+            .ltrim(&list, -max, -1)
+            .ignore()
+            .expire(&list, expiry_secs(ttl))
+            .ignore()
+            .expire(&sent, expiry_secs(ttl))
+            .ignore()
+            .publish(&self.channel, session.expose())
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        catalog::unacked_frames(
+            UnackedEvent::Dropped,
+            length.saturating_sub(MAX_UNACKED_PER_SESSION) as u64,
+        );
+        self.replicated(&mut conn, wait).await
+    }
+
+    pub async fn unacked(&self, session: &SessionId) -> Result<Vec<UnackedFrame>, StoreError> {
+        let mut conn = self.manager()?;
+        let (list, sent) = self.unacked_keys(session);
+        let (entries, sent): (Vec<Vec<u8>>, Vec<String>) = redis::pipe()
+            .lrange(&list, 0, -1)
+            .smembers(&sent)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(entries
+            .iter()
+            .filter_map(|entry| {
+                let colon = entry.iter().position(|b| *b == b':')?;
+                let id = std::str::from_utf8(&entry[..colon]).ok()?.to_owned();
+                let plain = self.open_bytes("frame", &list, &entry[colon + 1..])?;
+                Some(UnackedFrame {
+                    sent: sent.contains(&id),
+                    id,
+                    json: String::from_utf8(plain).ok()?,
+                })
+            })
+            .collect())
+    }
+
+    pub async fn mark_sent(&self, session: &SessionId, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.manager()?;
+        let (list, sent) = self.unacked_keys(session);
+        let mut invocation = self.mark_sent.key(list);
+        invocation.key(sent);
+        for id in ids {
+            invocation.arg(id);
+        }
+        invocation
+            .invoke_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    pub async fn ack(&self, session: &SessionId, id: &str) -> Result<bool, StoreError> {
+        let mut conn = self.manager()?;
+        let (list, sent) = self.unacked_keys(session);
+        let acked: i64 = self
+            .ack
+            .key(list)
+            .key(sent)
+            .arg(id)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(acked == 1)
+    }
+
+    /// The connection dropped: the frames wait `grace` seconds, after which the sweep of any
+    /// replica counts them as expired (exactly once: the sweep is one script).
+    pub async fn release_unacked(&self, session: &SessionId, grace: u64) -> Result<(), StoreError> {
+        let mut conn = self.manager()?;
+        let (list, sent) = self.unacked_keys(session);
+        self.release_unacked
+            .key(list)
+            .key(sent)
+            .key(self.unacked_deadlines())
+            .arg(grace)
+            .arg(UNACKED_SLACK_SECS)
+            .arg(session.expose())
+            .invoke_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    pub async fn claim_unacked(&self, session: &SessionId, ttl: u64) -> Result<(), StoreError> {
+        let (mut conn, wait) = self.writer()?;
+        let (list, sent) = self.unacked_keys(session);
         redis::pipe()
             .atomic()
-            .rpush(&key, sealed)
-            .ltrim(&key, 0, MAX_PARKED_PER_SESSION - 1)
-            .expire(&key, expiry_secs(ttl))
-            .publish(&self.channel, session.expose())
+            .zrem(self.unacked_deadlines(), session.expose())
+            .ignore()
+            .expire(&list, expiry_secs(ttl))
+            .ignore()
+            .expire(&sent, expiry_secs(ttl))
+            .ignore()
             .query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)?;
         self.replicated(&mut conn, wait).await
     }
 
-    pub async fn take_parked(&self, session: &SessionId) -> Result<Vec<String>, StoreError> {
+    async fn sweep_expired_unacked(&self) {
+        let Ok(mut conn) = self.manager() else {
+            return;
+        };
+        let mut invocation = self.sweep_unacked.key(self.unacked_deadlines());
+        invocation.arg(&self.prefix);
+        let expired = invocation.invoke_async::<u64>(&mut conn);
+        if let Ok(Ok(expired)) = actix_rt::time::timeout(Duration::from_secs(1), expired).await {
+            catalog::unacked_frames(UnackedEvent::Expired, expired);
+        }
+    }
+
+    pub async fn claim_refresh(&self, digest: &str, lease: u64) -> Result<bool, StoreError> {
         let mut conn = self.manager()?;
-        let key = self.session_key("p", session);
-        let sealed: Vec<Vec<u8>> = self
-            .take_list
-            .key(&key)
-            .invoke_async(&mut conn)
+        let claimed: Option<String> = redis::cmd("SET")
+            .arg(format!("{}rf:{digest}", self.prefix))
+            .arg(1)
+            .arg("NX")
+            .arg("EX")
+            .arg(lease.max(1))
+            .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        Ok(sealed
-            .iter()
-            .filter_map(|s| self.open_bytes("frame", &key, s))
-            .filter_map(|plain| String::from_utf8(plain).ok())
-            .collect())
+        Ok(claimed.is_some())
+    }
+
+    pub async fn shared_refresh(&self, digest: &str) -> Result<Option<SharedRefresh>, StoreError> {
+        let mut conn = self.manager()?;
+        let key = format!("{}rr:{digest}", self.prefix);
+        let sealed: Option<Vec<u8>> = conn.get(&key).await.map_err(unavailable)?;
+        Ok(sealed.and_then(|s| self.open::<SharedRefresh>("refresh", &key, &s)))
+    }
+
+    pub async fn share_refresh(
+        &self,
+        digest: &str,
+        outcome: &SharedRefresh,
+        ttl: u64,
+    ) -> Result<(), StoreError> {
+        self.put(
+            "refresh",
+            format!("{}rr:{digest}", self.prefix),
+            outcome,
+            ttl,
+        )
+        .await
+    }
+
+    fn unacked_keys(&self, session: &SessionId) -> (String, String) {
+        (
+            self.session_key("o", session),
+            self.session_key("os", session),
+        )
+    }
+
+    fn unacked_deadlines(&self) -> String {
+        format!("{}od", self.prefix)
     }
 }
 
@@ -734,6 +898,52 @@ fn with_resp3(url: &str) -> String {
 fn expiry_secs(ttl: u64) -> i64 {
     i64::try_from(ttl.max(1)).unwrap_or(i64::MAX)
 }
+/// Notes ids as written to a connection, for as long as the frames themselves live.
+const MARK_SENT_SCRIPT: &str = r"
+redis.call('SADD', KEYS[2], unpack(ARGV))
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) else redis.call('DEL', KEYS[2]) end
+";
+
+/// Removes the entry `id:...` (ARGV[1]); returns 1 if there was one.
+const ACK_SCRIPT: &str = r"
+local prefix = ARGV[1] .. ':'
+for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if string.sub(entry, 1, #prefix) == prefix then
+    redis.call('LREM', KEYS[1], 1, entry)
+    redis.call('SREM', KEYS[2], ARGV[1])
+    return 1
+  end
+end
+return 0
+";
+
+/// A dropped session: its frames wait ARGV[1] seconds (the keys ARGV[2] more), and the
+/// session goes into the deadlines set the sweep reads.
+const RELEASE_UNACKED_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local keep = tonumber(ARGV[1]) + tonumber(ARGV[2])
+redis.call('EXPIRE', KEYS[1], keep)
+redis.call('EXPIRE', KEYS[2], keep)
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[1]) * 1000, ARGV[3])
+";
+
+/// Drops the frames of sessions whose grace ended without a resume; returns how many. The
+/// frame lists' names are built here from the prefix (ARGV[1]): the store has one Redis, not a
+/// cluster, so every key is on it.
+const SWEEP_UNACKED_SCRIPT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local total = 0
+for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)) do
+  total = total + redis.call('LLEN', ARGV[1] .. 'o:' .. s)
+  redis.call('DEL', ARGV[1] .. 'o:' .. s, ARGV[1] .. 'os:' .. s)
+  redis.call('ZREM', KEYS[1], s)
+end
+return total
+";
 
 /// Checks a typed code (as digest) against the held one: a match releases the grant, a miss
 /// uses an attempt, the last miss ends the attempt. Returns {outcome, payload}.

@@ -14,6 +14,33 @@ pub const REFRESHES: &str = "oauth_broker_refreshes_total";
 pub const REJECTED: &str = "oauth_broker_rejected_total";
 pub const SESSIONS_MAX: &str = "oauth_broker_sessions_max";
 pub const READY: &str = "oauth_broker_ready";
+pub const UNACKED_FRAMES: &str = "oauth_broker_unacked_frames_total";
+pub const REFRESHES_SHARED: &str = "oauth_broker_refreshes_shared_total";
+pub const REFRESHES_REFUSED: &str = "oauth_broker_refreshes_refused_total";
+
+/// What became of a frame that carried an `id` (acknowledged delivery).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnackedEvent {
+    /// Written again on a resumed connection, having been written to an earlier one.
+    Resent,
+    /// The client acknowledged it: it is gone for good.
+    Acknowledged,
+    /// Nobody acknowledged it within the session's grace period.
+    Expired,
+    /// Pushed out by newer frames beyond the per-session bound.
+    Dropped,
+}
+
+impl UnackedEvent {
+    fn label(self) -> &'static str {
+        match self {
+            UnackedEvent::Resent => "resent",
+            UnackedEvent::Acknowledged => "acknowledged",
+            UnackedEvent::Expired => "expired",
+            UnackedEvent::Dropped => "dropped",
+        }
+    }
+}
 
 /// How a frame routed through the hub reached (or failed to reach) its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +115,22 @@ pub fn refreshed(provider: &str, outcome: &'static str) {
     counter!(REFRESHES, "provider" => provider.to_owned(), "outcome" => outcome).increment(1);
 }
 
+pub fn unacked_frames(event: UnackedEvent, count: u64) {
+    if count > 0 {
+        counter!(UNACKED_FRAMES, "event" => event.label()).increment(count);
+    }
+}
+
+/// A refresh answered with the result of another caller's token request for the same handle.
+pub fn refresh_shared(provider: &str) {
+    counter!(REFRESHES_SHARED, "provider" => provider.to_owned()).increment(1);
+}
+
+/// A `refresh` frame refused by `limit` (a limit's name, or `in_flight`).
+pub fn refresh_refused(limit: &'static str) {
+    counter!(REFRESHES_REFUSED, "limit" => limit).increment(1);
+}
+
 pub fn rejected(reason: impl Into<SharedString>) {
     counter!(REJECTED, "reason" => reason.into()).increment(1);
 }
@@ -122,5 +165,17 @@ pub(super) fn describe() {
     describe_gauge!(
         READY,
         "1 while this replica can take traffic (/readyz 200), 0 when it cannot"
+    );
+    describe_counter!(
+        UNACKED_FRAMES,
+        "Frames with an id: resent after a resume, acknowledged, expired unacknowledged, dropped over the bound"
+    );
+    describe_counter!(
+        REFRESHES_SHARED,
+        "Refreshes answered with another caller's token request for the same handle, by provider"
+    );
+    describe_counter!(
+        REFRESHES_REFUSED,
+        "Refresh frames refused by a limit (per session, per client, one in flight)"
     );
 }

@@ -178,11 +178,22 @@ impl From<&RefreshError> for ServerMessage {
         match error {
             RefreshError::Unreadable
             | RefreshError::UnknownProvider { .. }
-            | RefreshError::ReauthRequired { .. } => ServerMessage::Error {
+            | RefreshError::ReauthRequired { .. }
+            | RefreshError::TooOld { .. } => ServerMessage::Error {
                 code: ErrorCode::ReauthRequired,
                 message: "Your sign-in can no longer be renewed. Sign in again.".into(),
                 provider: error.provider().map(str::to_owned),
             },
+            RefreshError::RateLimited { retry_after_secs } => ServerMessage::error(
+                ErrorCode::RateLimited,
+                format!(
+                    "Too many refreshes. Wait {retry_after_secs} seconds, then refresh again; the access token you have may still be valid."
+                ),
+            ),
+            RefreshError::InFlight => ServerMessage::error(
+                ErrorCode::RateLimited,
+                "A refresh of this session is still in flight: wait for its answer, then refresh again if you still need to.",
+            ),
             RefreshError::Provider {
                 provider, label, ..
             }

@@ -1,21 +1,23 @@
 //! One extension's WebSocket: an actor that registers its session with the `SessionHub`, says
 //! `hello`, turns each client frame into a call of the sign-in step it names (`begin`,
-//! `confirm`, `refresh`) and the step's outcome into a frame, writes what the hub delivers,
-//! keeps the heartbeat, and hands its session back to the store for `resume_grace_secs` when
-//! the socket drops. The sign-in itself lives in `crate::signin`.
+//! `confirm`, `refresh`) and the step's outcome into a frame, writes what the hub delivers
+//! (each `id` once per connection; an `ack` forgets it in the store), keeps the heartbeat, and
+//! hands its session back to the store for `resume_grace_secs` when the socket drops. The
+//! sign-in itself lives in `crate::signin`.
 
 use super::answers;
-use super::hub::{Connect, Deliver, Disconnect, SessionHub};
+use super::hub::{Connect, Deliver, Disconnect, SessionHub, TokenReady};
 use super::protocol::{ClientMessage, ServerMessage};
 use crate::broker::{Broker, SessionSlot};
 use crate::oauth::TokenClient;
 use crate::random;
 use crate::secrets::{ResumeSecret, SessionId};
 use crate::signin::{begin, confirm, refresh};
-use crate::telemetry::catalog::{self, DeliveryPath};
+use crate::telemetry::catalog::{self, DeliveryPath, UnackedEvent};
 use actix::prelude::*;
 use actix_web::web;
 use actix_web_actors::ws;
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -37,6 +39,13 @@ pub struct Connection {
     client: String,
     /// A text message arriving in pieces (continuation frames), until its last piece.
     partial: Option<Vec<u8>>,
+    /// `id`s of hub frames written on this connection and not acknowledged: each goes out
+    /// once per connection, however it reaches here (the hub, the store's notice, a resume).
+    written: HashSet<String>,
+    /// The session lives on in a newer connection: its frames are not this one's to release.
+    replaced: bool,
+    /// A refresh of this session is in flight: one at a time.
+    refreshing: bool,
     /// Counts this session against `sessions.max_connections` until the actor is dropped.
     _slot: SessionSlot,
 }
@@ -65,6 +74,9 @@ impl Connection {
             resume_failed: parts.resume_failed,
             client: parts.client,
             partial: None,
+            written: HashSet::new(),
+            replaced: false,
+            refreshing: false,
             _slot: parts.slot,
         }
     }
@@ -79,14 +91,57 @@ impl Connection {
             Ok(ClientMessage::Begin { provider }) => self.answer(ctx, async move {
                 reply(begin::begin(&broker, &session, &client, provider.as_deref()).await)
             }),
-            Ok(ClientMessage::Confirm { code }) => self.answer(ctx, async move {
-                reply(confirm::confirm(&broker, &session, &client, &code).await)
-            }),
-            Ok(ClientMessage::Refresh { refresh }) => {
-                let tokens = self.tokens.clone();
-                self.answer(ctx, async move {
-                    reply(refresh::refresh(&broker, &tokens, &refresh).await)
+            Ok(ClientMessage::Confirm { code }) => {
+                let hub = self.hub.clone();
+                self.answer_or_route(ctx, async move {
+                    match confirm::confirm(&broker, &session, &client, &code).await {
+                        // The tokens end the sign-in: routed through the hub like any result
+                        // of it, so that a socket that swallows them does not lose them.
+                        Ok(grant) => {
+                            let frame = ServerMessage::from(grant);
+                            let routed = hub.send(TokenReady {
+                                session,
+                                frame: frame.clone(),
+                            });
+                            match routed.await {
+                                Ok(Ok(())) => None,
+                                _ => Some(frame),
+                            }
+                        }
+                        Err(e) => Some((&e).into()),
+                    }
                 })
+            }
+            Ok(ClientMessage::Refresh { refresh }) => {
+                if self.refreshing {
+                    catalog::refresh_refused("in_flight");
+                    send(ctx, &(&refresh::RefreshError::InFlight).into());
+                    return;
+                }
+                self.refreshing = true;
+                let (broker, tokens) = (broker.into_inner(), self.tokens.clone());
+                async move {
+                    let caller = refresh::Caller {
+                        session: &session,
+                        client: &client,
+                    };
+                    reply(refresh::refresh(broker, tokens, caller, &refresh).await)
+                }
+                .into_actor(self)
+                .map(|frame, act, ctx| {
+                    act.refreshing = false;
+                    send(ctx, &frame)
+                })
+                .spawn(ctx);
+            }
+            Ok(ClientMessage::Ack { id }) => {
+                // `written` keeps the id: a collect racing this ack must not write it again.
+                let store = self.broker.store.clone();
+                actix_rt::spawn(async move {
+                    if let Ok(true) = store.ack(&session, &id.0).await {
+                        catalog::unacked_frames(UnackedEvent::Acknowledged, 1);
+                    }
+                });
             }
             Err(e) => {
                 catalog::rejected("invalid_message");
@@ -104,6 +159,22 @@ impl Connection {
     ) {
         step.into_actor(self)
             .map(|frame, _, ctx| send(ctx, &frame))
+            .spawn(ctx);
+    }
+
+    /// Runs a step that ends with a frame for this connection, or with one it routed through
+    /// the hub (`None`).
+    fn answer_or_route(
+        &self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        step: impl Future<Output = Option<ServerMessage>> + 'static,
+    ) {
+        step.into_actor(self)
+            .map(|frame, _, ctx| {
+                if let Some(frame) = frame {
+                    send(ctx, &frame)
+                }
+            })
             .spawn(ctx);
     }
 
@@ -176,24 +247,56 @@ impl Connection {
         ctx.run_interval(every, move |act, _| {
             let store = act.broker.store.clone();
             let secret = act.resume_secret.clone();
+            let session = act.session.clone();
             actix_rt::spawn(async move {
                 let _ = store.touch_resume(&secret, ttl).await;
+                // Also undoes a release by an older connection of this session on another
+                // replica that stopped after this one claimed the frames.
+                let _ = store.claim_unacked(&session, ttl).await;
             });
         });
     }
 
-    fn collect_parked(&self, ctx: &mut ws::WebsocketContext<Self>) {
+    /// Writes the session's unacknowledged frames that this connection has not written yet,
+    /// oldest first: after a resume, all of them, with their `id`s unchanged.
+    fn collect_unacked(&self, ctx: &mut ws::WebsocketContext<Self>) {
         let store = self.broker.store.clone();
         let session = self.session.clone();
-        async move { store.take_parked(&session).await }
+        async move { store.unacked(&session).await }
             .into_actor(self)
-            .map(|result, _, ctx| {
+            .map(|result, act, ctx| {
+                let mut written = Vec::new();
                 for frame in result.unwrap_or_default() {
-                    catalog::delivered(DeliveryPath::Collected);
-                    ctx.text(frame);
+                    if !act.remember_written(&frame.id) {
+                        continue;
+                    }
+                    if frame.sent {
+                        catalog::unacked_frames(UnackedEvent::Resent, 1);
+                    } else {
+                        catalog::delivered(DeliveryPath::Collected);
+                    }
+                    ctx.text(frame.json);
+                    written.push(frame.id);
+                }
+                if !written.is_empty() {
+                    let store = act.broker.store.clone();
+                    let session = act.session.clone();
+                    actix_rt::spawn(async move {
+                        let _ = store.mark_sent(&session, &written).await;
+                    });
                 }
             })
             .spawn(ctx);
+    }
+
+    /// Whether `id` is new to this connection (and now remembered). A client that never
+    /// acknowledges cannot grow the set without bound: past the store's own bound, the oldest
+    /// memory goes, and at worst a frame is written twice (clients drop repeated `id`s).
+    fn remember_written(&mut self, id: &str) -> bool {
+        if self.written.len() >= 4 * crate::store::MAX_UNACKED_PER_SESSION {
+            self.written.clear();
+        }
+        self.written.insert(id.to_owned())
     }
 }
 
@@ -253,14 +356,15 @@ impl Actor for Connection {
             .sessions
             .resume_grace_secs
             .saturating_add(self.broker.settings.sessions.idle_timeout_secs);
-        // Collected only once the hub has the session, so that a frame parked meanwhile is
+        // Collected only once the hub has the session, so that a frame kept meanwhile is
         // either collected here or nudged to this connection by the hub.
         async move {
             let _ = registered.await;
             let _ = store.register_resume(&secret, &session, ttl).await;
+            let _ = store.claim_unacked(&session, ttl).await;
         }
         .into_actor(self)
-        .map(|_, act, ctx| act.collect_parked(ctx))
+        .map(|_, act, ctx| act.collect_unacked(ctx))
         .spawn(ctx);
         self.heartbeat(ctx);
         if self.broker.store.is_shared() {
@@ -277,8 +381,12 @@ impl Actor for Connection {
         let store = self.broker.store.clone();
         let secret = self.resume_secret.clone();
         let grace = self.broker.settings.sessions.resume_grace_secs;
+        let release_frames = (!self.replaced).then(|| self.session.clone());
         actix_rt::spawn(async move {
             let _ = store.release_resume(&secret, grace).await;
+            if let Some(session) = release_frames {
+                let _ = store.release_unacked(&session, grace).await;
+            }
         });
     }
 }
@@ -291,9 +399,16 @@ impl Handler<Deliver> for Connection {
             return false;
         }
         match msg {
-            Deliver::Frame(json) => ctx.text(json),
-            Deliver::CollectParked => self.collect_parked(ctx),
-            Deliver::Replaced => close(ctx, ws::CloseCode::Policy, "resumed on another connection"),
+            Deliver::Frame { id, json } => {
+                if self.remember_written(&id) {
+                    ctx.text(json);
+                }
+            }
+            Deliver::CollectParked => self.collect_unacked(ctx),
+            Deliver::Replaced => {
+                self.replaced = true;
+                close(ctx, ws::CloseCode::Policy, "resumed on another connection")
+            }
             Deliver::GoingAway => close(
                 ctx,
                 ws::CloseCode::Away,

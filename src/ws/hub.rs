@@ -1,9 +1,11 @@
 //! `SessionHub`: the actor that knows which session is connected where. Each connection actor
 //! registers with it (`Connect`) under its 20-character session ID when it starts and leaves
 //! (`Disconnect`) when it stops; after exchanging a code, `/complete` sends it `TokenReady`,
-//! and the hub forwards the frame to the session's connection actor (`Deliver`) or, when the
-//! session is not connected here, parks it in the store until the session resumes (on this
-//! replica or any other).
+//! and the hub gives the frame an `id`, keeps it in the store until the client acknowledges
+//! that `id` (`ack`), and forwards it to the session's connection actor (`Deliver`). A session
+//! not connected here collects it when it connects or resumes, on this replica or any other;
+//! so does a session whose socket swallowed the frame without the client reading it (a
+//! half-open TCP connection counts a write as done).
 //!
 //! One hub actor per worker thread, all over one shared [`Registry`]. A single hub on the main
 //! thread made every delivery cross threads four times (worker → hub → connection's worker,
@@ -13,6 +15,7 @@
 //! direct call would.
 
 use super::protocol::ServerMessage;
+use crate::random;
 use crate::secrets::SessionId;
 use crate::store::{SigninStore, StoreError, StoreEvent};
 use crate::telemetry::catalog::{self, DeliveryPath};
@@ -26,8 +29,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 pub struct Registry {
     sessions: Mutex<HashMap<SessionId, Registered>>,
     store: SigninStore,
-    /// How long a frame for an absent session waits for it to resume.
-    park_ttl_secs: u64,
+    /// How long a frame routed to a session waits for its acknowledgement while the session is
+    /// connected (its connection's drop then starts the shorter grace period).
+    unacked_ttl_secs: u64,
 }
 
 struct Registered {
@@ -36,11 +40,11 @@ struct Registered {
 }
 
 impl Registry {
-    pub fn new(store: SigninStore, park_ttl_secs: u64) -> Arc<Self> {
+    pub fn new(store: SigninStore, unacked_ttl_secs: u64) -> Arc<Self> {
         Arc::new(Self {
             sessions: Mutex::new(HashMap::new()),
             store,
-            park_ttl_secs,
+            unacked_ttl_secs,
         })
     }
 
@@ -157,9 +161,9 @@ impl Handler<Disconnect> for SessionHub {
 }
 
 /// Sent by `/complete` once the code was exchanged (and with any other result of a sign-in in
-/// progress: a `confirm`, `signedin` or `error` frame) for the session that began it. Done
-/// once the frame is written to the session's connection here or parked in the store for it;
-/// an error means neither, and the page says to try again.
+/// progress: a `confirm`, `signedin` or `error` frame) for the session that began it. The hub
+/// gives the frame its `id`. Done once the frame is kept in the store for the session or
+/// written to its connection here; an error means neither, and the page says to try again.
 #[derive(Message)]
 #[rtype(result = "Result<(), StoreError>")]
 pub struct TokenReady {
@@ -172,34 +176,47 @@ impl Handler<TokenReady> for SessionHub {
 
     fn handle(&mut self, msg: TokenReady, _: &mut Context<Self>) -> Self::Result {
         let registry = self.registry.clone();
-        Box::pin(async move {
-            let json = msg.frame.to_json();
-            if let Some(connection) = registry.connection(&msg.session) {
-                // `send`, not `do_send`: if the connection stopped before reading its mailbox
-                // the frame comes back here and is parked instead of lost.
-                if let Ok(true) = connection.send(Deliver::Frame(json.clone())).await {
-                    catalog::delivered(DeliveryPath::Local);
-                    return Ok(());
-                }
-            }
-            park(&registry, &msg.session, &json).await
-        })
+        Box::pin(async move { route(&registry, &msg.session, &msg.frame).await })
     }
 }
 
-/// Parks a frame, then, in case the session connected here while the store was busy, nudges
-/// its connection to collect what is parked.
-async fn park(registry: &Registry, session: &SessionId, frame: &str) -> Result<(), StoreError> {
-    let parked = registry
+/// Kept first, written second: a frame written to a socket that turns out half-open is still
+/// in the store for the resume.
+async fn route(
+    registry: &Registry,
+    session: &SessionId,
+    frame: &ServerMessage,
+) -> Result<(), StoreError> {
+    let id = random::frame_id();
+    let json = frame.to_json_with_id(&id);
+    let kept = registry
         .store
-        .park(session, frame, registry.park_ttl_secs)
+        .keep_unacked(session, &id, &json, registry.unacked_ttl_secs)
         .await;
-    if parked.is_err() {
-        log::warn!("could not park a frame for an absent session: store unavailable");
+    if let Some(connection) = registry.connection(session) {
+        // `send`, not `do_send`: if the connection stopped before reading its mailbox the
+        // answer says so, and the frame waits in the store for the resume.
+        let written = connection.send(Deliver::Frame {
+            id: id.clone(),
+            json,
+        });
+        if let Ok(true) = written.await {
+            catalog::delivered(DeliveryPath::Local);
+            if kept.is_ok() {
+                let _ = registry.store.mark_sent(session, &[id]).await;
+            } else {
+                log::warn!("a frame went out without being kept: store unavailable");
+            }
+            return Ok(());
+        }
+    }
+    if kept.is_err() {
+        log::warn!("could not keep a frame for an absent session: store unavailable");
         catalog::delivered(DeliveryPath::Lost);
-        return parked;
+        return kept;
     }
     catalog::delivered(DeliveryPath::Parked);
+    // In case the session connected here while the store was busy.
     if let Some(connection) = registry.connection(session) {
         connection.do_send(Deliver::CollectParked);
     }
@@ -254,9 +271,11 @@ impl Handler<CloseAll> for SessionHub {
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub enum Deliver {
-    /// A serialised frame to write; answers whether it was written.
-    Frame(String),
-    /// Frames were parked for this session meanwhile: collect them.
+    /// A serialised frame with its `id`, to write unless this connection already did;
+    /// answers whether it is written.
+    Frame { id: String, json: String },
+    /// Frames are waiting in the store for this session: write those this connection has
+    /// not written yet.
     CollectParked,
     /// The session was resumed on a newer connection.
     Replaced,
@@ -268,7 +287,7 @@ pub enum Deliver {
 impl fmt::Debug for Deliver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Deliver::Frame(_) => f.write_str("Frame([redacted])"),
+            Deliver::Frame { id, .. } => write!(f, "Frame({id}, [redacted])"),
             Deliver::CollectParked => f.write_str("CollectParked"),
             Deliver::Replaced => f.write_str("Replaced"),
             Deliver::GoingAway => f.write_str("GoingAway"),
@@ -284,8 +303,11 @@ mod tests {
     fn a_frame_for_a_connection_debugs_without_its_tokens() {
         let shown = format!(
             "{:?}",
-            Deliver::Frame(r#"{"access_token":"at-123"}"#.into())
+            Deliver::Frame {
+                id: "f1".into(),
+                json: r#"{"access_token":"at-123"}"#.into()
+            }
         );
-        assert_eq!(shown, "Frame([redacted])");
+        assert_eq!(shown, "Frame(f1, [redacted])");
     }
 }

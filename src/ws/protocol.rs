@@ -20,6 +20,27 @@ pub enum ClientMessage {
     Confirm { code: ConfirmationCode },
     /// A sealed handle from an earlier `signedin`.
     Refresh { refresh: RefreshHandle },
+    /// The client has the frame that carried this `id`: it is not sent again.
+    Ack { id: FrameId },
+}
+
+/// The `id` of a frame routed through the hub. The broker sends strings; the contract does not
+/// fix the JSON type, so an `ack` may carry a string or an integer, kept here as text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FrameId(pub String);
+
+impl<'de> Deserialize<'de> for FrameId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(text) if !text.is_empty() && text.len() <= 64 => {
+                Ok(FrameId(text))
+            }
+            serde_json::Value::Number(n) if n.is_u64() || n.is_i64() => Ok(FrameId(n.to_string())),
+            _ => Err(serde::de::Error::custom(
+                "an id is a string of at most 64 characters or an integer",
+            )),
+        }
+    }
 }
 
 /// Frames the broker sends.
@@ -118,6 +139,15 @@ impl ServerMessage {
         serde_json::to_string(self).expect("server frames always serialise")
     }
 
+    /// The frame with the `id` the hub gave it, for the client to acknowledge.
+    pub fn to_json_with_id(&self, id: &str) -> String {
+        let mut value = serde_json::to_value(self).expect("server frames always serialise");
+        if let serde_json::Value::Object(fields) = &mut value {
+            fields.insert("id".into(), id.into());
+        }
+        value.to_string()
+    }
+
     /// A short label for logs and metrics; never the content.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -144,9 +174,9 @@ impl ClientMessage {
             .ok_or_else(|| InvalidMessage("frames need a \"type\" field".into()))?
             .as_str()
             .ok_or_else(|| InvalidMessage("\"type\" must be a string".into()))?;
-        if !matches!(kind, "begin" | "confirm" | "refresh") {
+        if !matches!(kind, "begin" | "confirm" | "refresh" | "ack") {
             return Err(InvalidMessage(
-                "unknown \"type\"; expected begin, confirm or refresh".into(),
+                "unknown \"type\"; expected begin, confirm, refresh or ack".into(),
             ));
         }
         let kind = kind.to_owned();
@@ -154,6 +184,7 @@ impl ClientMessage {
             InvalidMessage(match kind.as_str() {
                 "begin" => "begin takes an optional string \"provider\"".into(),
                 "confirm" => "confirm needs a string \"code\"".into(),
+                "ack" => "ack needs the \"id\" of the frame it acknowledges".into(),
                 _ => "refresh needs a string \"refresh\" handle".into(),
             })
         })
@@ -188,6 +219,29 @@ mod tests {
                 refresh: RefreshHandle::new("v1.x")
             })
         );
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"ack","id":"f1"}"#),
+            Ok(ClientMessage::Ack {
+                id: FrameId("f1".into())
+            })
+        );
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"ack","id":7}"#),
+            Ok(ClientMessage::Ack {
+                id: FrameId("7".into())
+            })
+        );
+    }
+
+    #[test]
+    fn a_routed_frame_carries_its_id() {
+        let frame = ServerMessage::Confirm {
+            provider: "demo".into(),
+            expires_in: 300,
+        };
+        let json: serde_json::Value = serde_json::from_str(&frame.to_json_with_id("abc")).unwrap();
+        assert_eq!(json["id"], "abc");
+        assert_eq!(json["type"], "confirm");
     }
 
     #[test]
@@ -203,6 +257,10 @@ mod tests {
             r#"{"type":"confirm","code":5}"#,
             r#"{"type":"begin","provider":7}"#,
             r#"{"type":"refresh"}"#,
+            r#"{"type":"ack"}"#,
+            r#"{"type":"ack","id":""}"#,
+            r#"{"type":"ack","id":1.5}"#,
+            r#"{"type":"ack","id":null}"#,
         ] {
             assert!(ClientMessage::parse(bad).is_err(), "{bad}");
         }

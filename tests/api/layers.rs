@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("query", 0),
     ("random", 1),
     ("telemetry", 1),
+    ("single_flight", 1),
     ("sealing", 2),
     ("tls", 2),
     ("oauth", 3),
@@ -40,8 +41,18 @@ const WEB_CRATES: &[&str] = &[
     "actix_http::",
 ];
 const BELOW_WEB: &[&str] = &[
-    "clock", "secrets", "settings", "query", "random", "sealing", "oauth", "store", "limits",
-    "broker", "signin",
+    "clock",
+    "secrets",
+    "settings",
+    "query",
+    "random",
+    "sealing",
+    "oauth",
+    "store",
+    "limits",
+    "broker",
+    "signin",
+    "single_flight",
 ];
 
 fn source_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

@@ -29,6 +29,7 @@ mod providers;
 mod public_deployment;
 mod redis_sentinel;
 mod redis_tls;
+mod refresh;
 mod replicas;
 mod signin_flow;
 mod tls;

@@ -66,7 +66,7 @@ enum Audience {
     One(serde::de::IgnoredAny),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum IdTokenError {
     #[error("the token endpoint sent no ID token")]
     Missing,

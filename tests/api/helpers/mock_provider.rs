@@ -22,6 +22,8 @@ pub enum Behaviour {
     TokensWithoutRefresh,
     Status(u16, String),
     Slow(Duration),
+    /// `Tokens`, each answer after this delay.
+    SlowTokens(Duration),
     Garbage,
 }
 
@@ -130,6 +132,14 @@ impl MockProvider {
     pub fn requests(&self) -> Vec<TokenRequest> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// How many refresh-token requests reached the token endpoint.
+    pub fn refresh_requests(&self) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.form.get("grant_type").map(String::as_str) == Some("refresh_token"))
+            .count()
+    }
 }
 
 type Shared = (Arc<Mutex<Behaviour>>, Arc<Mutex<Vec<TokenRequest>>>);
@@ -154,8 +164,11 @@ async fn token(
         .or_else(|| form.get("refresh_token"))
         .cloned()
         .unwrap_or_default();
+    if let Behaviour::SlowTokens(delay) = behaviour {
+        actix_rt::time::sleep(delay).await;
+    }
     match behaviour {
-        Behaviour::Tokens | Behaviour::TokensWithoutRefresh => {
+        Behaviour::Tokens | Behaviour::TokensWithoutRefresh | Behaviour::SlowTokens(_) => {
             let refresh = match form.get("grant_type").map(String::as_str) {
                 Some("refresh_token") => format!("{seed}-rotated"),
                 _ => format!("rt-{seed}"),
@@ -166,7 +179,7 @@ async fn token(
                 "expires_in": 3600,
                 "scope": "user-top-read",
             });
-            if matches!(behaviour, Behaviour::Tokens) {
+            if !matches!(behaviour, Behaviour::TokensWithoutRefresh) {
                 body["refresh_token"] = refresh.into();
             }
             HttpResponse::Ok().json(body)

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod cluster;
 pub mod from_address;
+pub mod frozen_proxy;
 pub mod mock_openid;
 pub mod mock_provider;
 pub mod own_process;
@@ -47,6 +48,7 @@ pub fn per_client_limits_off(settings: &mut Settings) {
     settings.limits.connections_per_client = 0;
     settings.limits.confirm_attempts_per_client = 0;
     settings.limits.sessions_per_client = 0;
+    settings.limits.refreshes_per_client = 0;
 }
 
 /// Settings for a test: loopback URLs filled in by `spawn`, one provider `mock` pointing at the

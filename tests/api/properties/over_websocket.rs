@@ -25,6 +25,8 @@ fn expected_reply(frame: &str) -> (&'static str, Option<&'static str>) {
         Ok(ClientMessage::Confirm { .. }) => ("error", Some("expired")),
         // Nothing random opens under the app's key.
         Ok(ClientMessage::Refresh { .. }) => ("error", Some("reauth_required")),
+        // Acks are not answered: the `begin` the test sends after one is.
+        Ok(ClientMessage::Ack { .. }) => ("signin", None),
     }
 }
 
@@ -38,6 +40,9 @@ fn any_text_frame_gets_its_answer_and_the_socket_stays_open() {
         let ws = &mut *guard;
         let reply = system.block_on(async {
             ws.send_text(&frame).await;
+            if let Ok(ClientMessage::Ack { .. }) = ClientMessage::parse(&frame) {
+                ws.send_json(&json!({"type": "begin"})).await;
+            }
             ws.try_recv(helpers::WAIT).await
         });
         let reply = reply.ok_or_else(|| TestCaseError::fail(format!("no answer to {frame:?}")))?;
@@ -96,8 +101,13 @@ fn any_tampered_refresh_handle_gets_reauth_required_and_the_socket_stays_open() 
     let app = served();
     let (system, ws) = connect(app);
     let sealer = RefreshSealer::from_key(&SEAL_KEY);
+    // Sealed now: a handle older than `signin.refresh_handle_max_age_secs` is refused too.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let genuine = sealer
-        .seal("mock", &RefreshToken::new("rt-genuine"), 1_700_000_000)
+        .seal("mock", &RefreshToken::new("rt-genuine"), now)
         .expose()
         .to_owned();
     let tampering = (

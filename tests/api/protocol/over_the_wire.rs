@@ -49,7 +49,7 @@ async fn every_server_frame_kind_matches_the_schema() {
     // Frames the client got wrong.
     ws.send_text("not json").await;
     collect_error(&mut ws, "invalid_message", &mut seen).await;
-    ws.send_json(&json!({"type": "ack", "id": "f1"})).await;
+    ws.send_json(&json!({"type": "ack"})).await;
     collect_error(&mut ws, "invalid_message", &mut seen).await;
     ws.send_json(&json!({"type": "begin", "provider": "myspace"}))
         .await;

@@ -300,9 +300,7 @@ fn every_serde_frame_variant_is_in_the_schema() {
         "the schema has each ServerMessage, no more"
     );
 
-    // Each client frame the doc shows is one the broker's parser reads as that frame, except
-    // `ack`, which the doc marks as not accepted yet. When `ack` is implemented, this fails:
-    // update PROTOCOL.md's "Not sent yet" lines and this test with it.
+    // Each client frame the doc shows is one the broker's parser reads as that frame.
     let examples = doc_client_examples();
     let mut parsed = BTreeSet::new();
     for frame in &examples {
@@ -318,8 +316,8 @@ fn every_serde_frame_variant_is_in_the_schema() {
             ("refresh", Ok(ClientMessage::Refresh { refresh })) => {
                 assert_eq!(refresh.expose(), frame["refresh"].as_str().unwrap());
             }
-            ("ack", Err(e)) => {
-                assert!(e.0.contains("unknown \"type\""), "{e}");
+            ("ack", Ok(ClientMessage::Ack { id })) => {
+                assert_eq!(id.0, frame["id"].to_string().trim_matches('"'));
             }
             (kind, result) => panic!("the doc's {kind} example {text} parses as {result:?}"),
         }

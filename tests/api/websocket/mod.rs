@@ -2,6 +2,7 @@
 //! and connection limits, malformed input, and resuming a dropped session without losing what
 //! was addressed to it.
 
+mod acknowledged_delivery;
 mod frames;
 mod heartbeats;
 mod malformed_input;
