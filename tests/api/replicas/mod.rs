@@ -361,13 +361,13 @@ async fn a_parked_frame_copied_under_another_session_is_refused_and_counted() {
         200
     );
     let mut redis = redis_writer(&cluster);
-    let parked = format!("{PREFIX}p:{victim_session}");
+    let parked = format!("{PREFIX}o:{victim_session}");
     wait_until("the victim's frame is parked", || {
         redis::cmd("EXISTS").arg(&parked).query::<i64>(&mut redis) == Ok(1)
     });
     let copied: i64 = redis::cmd("COPY")
         .arg(&parked)
-        .arg(format!("{PREFIX}p:{}", attacker.session()))
+        .arg(format!("{PREFIX}o:{}", attacker.session()))
         .query(&mut redis)
         .unwrap();
     assert_eq!(copied, 1);
