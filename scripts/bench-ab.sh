@@ -11,10 +11,11 @@
 # sign-ins/s, broker CPU per sign-in (µs) and idle KiB/session (slope), with their means.
 # HOT_PATHS_OLD / HOT_PATHS_NEW: the two builds' criterion bench binaries (`cargo bench
 # --no-run` prints them); when given, their hub row runs interleaved as well.
+# OLD_OMIT_ENV: settings bench.sh sets that the old build does not know (see bench.sh).
 # Needs the release examples (loadgen, mock_provider) in RELEASE_DIR (target/release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { sed -n '2,15p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,16p' "$0"; exit 2; }
 OLD=$(realpath "$1"); NEW=$(realpath "$2"); ROUNDS=${3:-3}
 OUT=${OUT:-target/bench/ab-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
@@ -24,7 +25,8 @@ for round in $(seq 1 "$ROUNDS"); do
   for build in old new; do
     bin=$OLD; [ "$build" = new ] && bin=$NEW
     echo "== round $round: $build ($bin)" >&2
-    OUT="$OUT/$round-$build" BROKER_BIN="$bin" LABEL_SUFFIX=" [$build]" \
+    omit=""; [ "$build" = old ] && omit=${OLD_OMIT_ENV:-}
+    OMIT_ENV="$omit" OUT="$OUT/$round-$build" BROKER_BIN="$bin" LABEL_SUFFIX=" [$build]" \
       scripts/bench.sh --only "${ONLY:-flows,idle}" --no-experiments --no-sample > "$OUT/$round-$build.log" 2>&1
     if [ -n "${HOT_PATHS_OLD:-}" ] && [ -n "${HOT_PATHS_NEW:-}" ]; then
       hot=$HOT_PATHS_OLD; [ "$build" = new ] && hot=$HOT_PATHS_NEW

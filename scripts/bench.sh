@@ -18,6 +18,7 @@
 # that others may use before each scenario, 30),
 # BROKER_BIN (another oauth-broker build to measure) with LABEL_SUFFIX (marks its rows),
 # NO_BUILD=1 (use the release binaries already built, in RELEASE_DIR, target/release by default),
+# OMIT_ENV (settings to leave out for an older BROKER_BIN, e.g. BROKER__LIMITS__SESSIONS_PER_CLIENT),
 # OUT (results directory, target/bench/<time>), PEER_DIR (where the sample is installed).
 # Everything listens on 127.0.0.1 only.
 set -euo pipefail
@@ -35,7 +36,7 @@ while [ $# -gt 0 ]; do
     --no-experiments) EXPERIMENTS=0 ;;
     --no-sample) SAMPLE=0 ;;
     --only) ONLY="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -162,10 +163,17 @@ broker_env() { # port confirm [redis_url]
     BROKER__LIMITS__REQUESTS_PER_CLIENT=0 \
     BROKER__LIMITS__CONNECTIONS_PER_CLIENT=0 \
     BROKER__LIMITS__CONFIRM_ATTEMPTS_PER_CLIENT=0 \
-    BROKER__LIMITS__SESSIONS_PER_CLIENT=0
+    $(omit BROKER__LIMITS__SESSIONS_PER_CLIENT=0)
   if [ -n "${3:-}" ]; then
     echo BROKER__STORE__REDIS_URL="$3" BROKER__SECRETS__SEAL_KEY="$SEAL_KEY"
   fi
+}
+
+# A setting an older build (BROKER_BIN) does not know is refused as an unknown key:
+# OMIT_ENV="NAME ..." leaves those variables out.
+omit() { # NAME=value -> itself, unless NAME is in OMIT_ENV
+  local name=${1%%=*}
+  [[ " ${OMIT_ENV:-} " == *" $name "* ]] || echo "$1"
 }
 
 start_broker() { # name port confirm [redis_url] -> sets PID; PRELOAD: a library to preload
