@@ -43,9 +43,11 @@ struct Driver {
 impl Driver {
     /// Starts chromedriver on a free port and waits until it answers. The port is free when
     /// chosen, but another process may take it before chromedriver binds (it then exits at
-    /// once), so a start is tried on a fresh port a few times before giving up.
+    /// once), so a start is tried on a fresh port several times before giving up. With every
+    /// test in one process starting servers on free ports (replicas, Redis, sentinels), three
+    /// clashes in a row were seen; each failed attempt costs milliseconds.
     async fn start(profile: &std::path::Path) -> Driver {
-        const ATTEMPTS: usize = 3;
+        const ATTEMPTS: usize = 10;
         let log_path = profile.join("chromedriver.log");
         for attempt in 1..=ATTEMPTS {
             let port = free_port();
