@@ -85,16 +85,23 @@ impl Default for TokenClient {
     }
 }
 
+/// The HTTP client for a provider's endpoints (token, discovery, keys): never follows a
+/// redirect (a token request must reach exactly the configured URL), names the broker.
+pub fn provider_http_client() -> awc::Client {
+    awc::Client::builder()
+        .disable_redirects()
+        .add_default_header((
+            "User-Agent",
+            concat!("oauth-broker/", env!("CARGO_PKG_VERSION")),
+        ))
+        .finish()
+}
+
 impl TokenClient {
     pub fn new() -> Self {
-        let http = awc::Client::builder()
-            .disable_redirects()
-            .add_default_header((
-                "User-Agent",
-                concat!("oauth-broker/", env!("CARGO_PKG_VERSION")),
-            ))
-            .finish();
-        Self { http }
+        Self {
+            http: provider_http_client(),
+        }
     }
 
     /// The same bounded client, for the issuer's key set when an ID token names a new key.

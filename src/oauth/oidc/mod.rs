@@ -146,13 +146,7 @@ impl OpenIdProvider {
 /// load is retried with back-off (0.5 s doubling to 30 s), so a provider down at start is
 /// picked up as soon as it answers. Runs until the system stops.
 pub async fn keep_loaded(provider: Arc<OpenIdProvider>, name: String) {
-    let http = awc::Client::builder()
-        .disable_redirects()
-        .add_default_header((
-            "User-Agent",
-            concat!("oauth-broker/", env!("CARGO_PKG_VERSION")),
-        ))
-        .finish();
+    let http = crate::oauth::exchange::provider_http_client();
     let mut backoff = Duration::from_millis(500);
     if provider.is_loaded() {
         actix_rt::time::sleep(REFRESH_INTERVAL).await;
