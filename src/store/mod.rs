@@ -8,7 +8,9 @@
 //! (chosen at start-up by `store.redis_url`) lets any replica serve any request.
 
 pub mod memory;
+mod redis_scripts;
 pub mod redis_store;
+mod redis_target;
 
 use crate::oauth::TokenSet;
 use crate::oauth::oidc::IdClaims;

@@ -15,6 +15,11 @@
 //! The connection comes up in the background: start-up with Redis down waits and retries
 //! (with back-off, saying so in the log) while `/readyz` answers 503.
 
+use super::redis_scripts::{
+    ACK_SCRIPT, CONFIRM_SCRIPT, MARK_SENT_SCRIPT, RELEASE_UNACKED_SCRIPT, SWEEP_UNACKED_SCRIPT,
+};
+pub use super::redis_target::RedisTarget;
+use super::redis_target::describe;
 use super::{
     ConfirmOutcome, HeldGrant, MAX_UNACKED_PER_SESSION, PendingAuthorization, SigninTicket,
     StoreError, UnackedFrame,
@@ -28,99 +33,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// Where Redis is and how to reach it: the URL (`redis://`, or `rediss://` for TLS, with user
-/// and password), and for TLS the CA to trust (else the system's roots) and an optional client
-/// certificate. Every connection the store makes is set up from this, in [`RedisTarget::client`].
-#[derive(Clone)]
-pub struct RedisTarget {
-    url: String,
-    tls_ca: String,
-    tls_cert: String,
-    tls_key: String,
-    /// With Sentinel: where to ask for the master, and its name.
-    sentinels: Vec<String>,
-    sentinel_master: String,
-}
-
-impl RedisTarget {
-    pub fn from_settings(url: &str, store: &crate::settings::StoreSettings) -> Self {
-        Self {
-            url: url.to_owned(),
-            tls_ca: store.tls_ca.clone(),
-            tls_cert: store.tls_cert.clone(),
-            tls_key: store.tls_key.clone(),
-            sentinels: store.sentinels.clone(),
-            sentinel_master: store.sentinel_master.clone(),
-        }
-    }
-
-    fn follows_sentinel(&self) -> bool {
-        !self.sentinels.is_empty()
-    }
-
-    /// A client for the Redis to use now: the URL's, or with Sentinel the current master's
-    /// (asked of the sentinels each time, so a reconnect after a failover finds the new one).
-    async fn client(&self) -> redis::RedisResult<redis::Client> {
-        if !self.follows_sentinel() {
-            return self.client_for(&self.url);
-        }
-        let sentinels: Vec<String> = self
-            .sentinels
-            .iter()
-            .map(|address| format!("redis://{address}/"))
-            .collect();
-        let mut sentinel = redis::sentinel::Sentinel::build(sentinels)?;
-        let master = sentinel
-            .async_master_for(&self.sentinel_master, None)
-            .await?;
-        let (host, port) = match master.get_connection_info().addr() {
-            redis::ConnectionAddr::Tcp(host, port)
-            | redis::ConnectionAddr::TcpTls { host, port, .. } => (host.clone(), *port),
-            _ => {
-                return Err(redis::RedisError::from((
-                    redis::ErrorKind::InvalidClientConfig,
-                    "the sentinels named a master that is not a TCP address",
-                )));
-            }
-        };
-        self.client_for(&with_host(&self.url, &host, port)?)
-    }
-
-    fn client_for(&self, url: &str) -> redis::RedisResult<redis::Client> {
-        let url = with_resp3(url);
-        if !url.starts_with("rediss://") {
-            return redis::Client::open(url);
-        }
-        let read = |path: &str| -> redis::RedisResult<Option<Vec<u8>>> {
-            if path.is_empty() {
-                return Ok(None);
-            }
-            std::fs::read(path).map(Some).map_err(|e| {
-                redis::RedisError::from((
-                    redis::ErrorKind::Io,
-                    "cannot read a store.tls_* file",
-                    format!("{path}: {e}"),
-                ))
-            })
-        };
-        let client_tls = match (read(&self.tls_cert)?, read(&self.tls_key)?) {
-            (Some(client_cert), Some(client_key)) => Some(redis::ClientTlsConfig {
-                client_cert,
-                client_key,
-            }),
-            _ => None,
-        };
-        redis::Client::build_with_tls(
-            url,
-            redis::TlsCertificates {
-                client_tls,
-                root_cert: read(&self.tls_ca)?,
-            },
-        )
-    }
-}
-
 /// The connections of one Redis (or, with Sentinel, of the current master).
 struct Connections {
     commands: ConnectionManager,
@@ -856,109 +768,8 @@ fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable
 }
 
-/// The kind, category and detail of a Redis error (a TLS failure says which certificate check
-/// failed, which operators need), but never a detail that could echo the URL and its password.
-fn describe(e: &redis::RedisError) -> String {
-    match e.detail() {
-        Some(detail) if !detail.contains('@') && !detail.contains("redis") => {
-            format!("{:?} ({}): {detail}", e.kind(), e.category())
-        }
-        _ => format!("{:?} ({})", e.kind(), e.category()),
-    }
-}
-
-/// `url` with its host and port replaced (Sentinel names the master; the URL keeps scheme,
-/// credentials and database).
-fn with_host(url: &str, host: &str, port: u16) -> redis::RedisResult<String> {
-    let invalid = || {
-        redis::RedisError::from((
-            redis::ErrorKind::InvalidClientConfig,
-            "store.redis_url does not parse",
-        ))
-    };
-    let mut parsed = url::Url::parse(url).map_err(|_| invalid())?;
-    parsed.set_host(Some(host)).map_err(|_| invalid())?;
-    parsed.set_port(Some(port)).map_err(|_| invalid())?;
-    Ok(parsed.into())
-}
-
-/// Subscriptions that survive reconnects need RESP3 push messages.
-fn with_resp3(url: &str) -> String {
-    if url.contains("protocol=") {
-        url.to_owned()
-    } else if url.contains('?') {
-        format!("{url}&protocol=resp3")
-    } else {
-        format!("{url}?protocol=resp3")
-    }
-}
-
 /// A TTL as Redis's `EXPIRE` takes it: at least 1 (0 would delete the key at once) and at
 /// most `i64::MAX` (a larger `u64` would wrap into a negative, deleting it too).
 fn expiry_secs(ttl: u64) -> i64 {
     i64::try_from(ttl.max(1)).unwrap_or(i64::MAX)
 }
-/// Notes ids as written to a connection, for as long as the frames themselves live.
-const MARK_SENT_SCRIPT: &str = r"
-redis.call('SADD', KEYS[2], unpack(ARGV))
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) else redis.call('DEL', KEYS[2]) end
-";
-
-/// Removes the entry `id:...` (ARGV[1]); returns 1 if there was one.
-const ACK_SCRIPT: &str = r"
-local prefix = ARGV[1] .. ':'
-for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  if string.sub(entry, 1, #prefix) == prefix then
-    redis.call('LREM', KEYS[1], 1, entry)
-    redis.call('SREM', KEYS[2], ARGV[1])
-    return 1
-  end
-end
-return 0
-";
-
-/// A dropped session: its frames wait ARGV[1] seconds (the keys ARGV[2] more), and the
-/// session goes into the deadlines set the sweep reads.
-const RELEASE_UNACKED_SCRIPT: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local keep = tonumber(ARGV[1]) + tonumber(ARGV[2])
-redis.call('EXPIRE', KEYS[1], keep)
-redis.call('EXPIRE', KEYS[2], keep)
-redis.call('ZADD', KEYS[3], now + tonumber(ARGV[1]) * 1000, ARGV[3])
-";
-
-/// Drops the frames of sessions whose grace ended without a resume; returns how many. The
-/// frame lists' names are built here from the prefix (ARGV[1]): the store has one Redis, not a
-/// cluster, so every key is on it.
-const SWEEP_UNACKED_SCRIPT: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local total = 0
-for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)) do
-  total = total + redis.call('LLEN', ARGV[1] .. 'o:' .. s)
-  redis.call('DEL', ARGV[1] .. 'o:' .. s, ARGV[1] .. 'os:' .. s)
-  redis.call('ZREM', KEYS[1], s)
-end
-return total
-";
-
-/// Checks a typed code (as digest) against the held one: a match releases the grant, a miss
-/// uses an attempt, the last miss ends the attempt. Returns {outcome, payload}.
-const CONFIRM_SCRIPT: &str = r"
-local code = redis.call('HGET', KEYS[1], 'c')
-if not code then return {0, ''} end
-if code == ARGV[1] then
-  local g = redis.call('HGET', KEYS[1], 'g')
-  redis.call('DEL', KEYS[1])
-  return {1, g}
-end
-local left = redis.call('HINCRBY', KEYS[1], 'a', -1)
-if left <= 0 then
-  redis.call('DEL', KEYS[1])
-  return {2, ''}
-end
-return {3, left}
-";

@@ -1,0 +1,66 @@
+//! The Lua scripts of the Redis store: each is one atomic step over the keys it is given.
+
+/// Notes ids as written to a connection, for as long as the frames themselves live.
+pub(super) const MARK_SENT_SCRIPT: &str = r"
+redis.call('SADD', KEYS[2], unpack(ARGV))
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) else redis.call('DEL', KEYS[2]) end
+";
+
+/// Removes the entry `id:...` (ARGV[1]); returns 1 if there was one.
+pub(super) const ACK_SCRIPT: &str = r"
+local prefix = ARGV[1] .. ':'
+for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if string.sub(entry, 1, #prefix) == prefix then
+    redis.call('LREM', KEYS[1], 1, entry)
+    redis.call('SREM', KEYS[2], ARGV[1])
+    return 1
+  end
+end
+return 0
+";
+
+/// A dropped session: its frames wait ARGV[1] seconds (the keys ARGV[2] more), and the
+/// session goes into the deadlines set the sweep reads.
+pub(super) const RELEASE_UNACKED_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local keep = tonumber(ARGV[1]) + tonumber(ARGV[2])
+redis.call('EXPIRE', KEYS[1], keep)
+redis.call('EXPIRE', KEYS[2], keep)
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[1]) * 1000, ARGV[3])
+";
+
+/// Drops the frames of sessions whose grace ended without a resume; returns how many. The
+/// frame lists' names are built here from the prefix (ARGV[1]): the store has one Redis, not a
+/// cluster, so every key is on it.
+pub(super) const SWEEP_UNACKED_SCRIPT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local total = 0
+for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)) do
+  total = total + redis.call('LLEN', ARGV[1] .. 'o:' .. s)
+  redis.call('DEL', ARGV[1] .. 'o:' .. s, ARGV[1] .. 'os:' .. s)
+  redis.call('ZREM', KEYS[1], s)
+end
+return total
+";
+
+/// Checks a typed code (as digest) against the held one: a match releases the grant, a miss
+/// uses an attempt, the last miss ends the attempt. Returns {outcome, payload}.
+pub(super) const CONFIRM_SCRIPT: &str = r"
+local code = redis.call('HGET', KEYS[1], 'c')
+if not code then return {0, ''} end
+if code == ARGV[1] then
+  local g = redis.call('HGET', KEYS[1], 'g')
+  redis.call('DEL', KEYS[1])
+  return {1, g}
+end
+local left = redis.call('HINCRBY', KEYS[1], 'a', -1)
+if left <= 0 then
+  redis.call('DEL', KEYS[1])
+  return {2, ''}
+end
+return {3, left}
+";
