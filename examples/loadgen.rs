@@ -80,12 +80,15 @@ enum Command {
     Flows {
         #[arg(long, value_enum)]
         service: Service,
-        /// Where the WebSocket goes.
-        #[arg(long)]
-        ws: SocketAddr,
-        /// Where /signin and /complete go (another replica); default: the same as --ws.
-        #[arg(long)]
-        http: Option<SocketAddr>,
+        /// Where the WebSockets go: one address, or several (comma-separated) replicas; user
+        /// `u` connects to the `u mod n`-th.
+        #[arg(long, required = true, value_delimiter = ',')]
+        ws: Vec<SocketAddr>,
+        /// Where /signin and /complete go; default: the same as --ws. User `u` sends them to
+        /// the `(u + 1) mod n`-th, so with one list of several replicas every flow crosses from
+        /// one replica to the next.
+        #[arg(long, value_delimiter = ',')]
+        http: Vec<SocketAddr>,
         /// Provider name in `begin` and /complete/{provider} (oauth-broker only).
         #[arg(long, default_value = "mock")]
         provider: String,
@@ -212,8 +215,8 @@ fn main() {
             let args = flows::FlowArgs {
                 service,
                 label: label.unwrap_or_else(|| format!("{service:?}").to_lowercase()),
-                ws_target: ws,
-                http_target: http.unwrap_or(ws),
+                http_targets: if http.is_empty() { ws.clone() } else { http },
+                ws_targets: ws,
                 provider,
                 concurrency,
                 warmup: Duration::from_secs(warmup_secs),

@@ -3,8 +3,12 @@
 # process, then two replicas sharing Redis with --redis) and the Tableau Node sample, drives each
 # with the same load generator on this machine, and prints the tables of BENCHMARKS.md.
 #
-#   scripts/bench.sh [--redis] [--quick] [--no-experiments] [--no-sample]
-#                    [--only startup,idle,flows,redis]
+#   scripts/bench.sh [--redis] [--redis3] [--quick] [--no-experiments] [--no-sample]
+#                    [--only startup,idle,flows,redis,redis3]
+#
+# --redis3: three replicas sharing one Redis over TLS (a CA and certificate made here with
+# openssl, an ACL user with a password), each user's WebSocket on one replica and its /signin
+# and /complete on the next, so every delivery crosses replicas.
 #
 # Besides the broker as built, the flows are run once more with TCP_NODELAY forced on the
 # broker's accepted sockets by an LD_PRELOAD shim (built here with cc): the measured effect of
@@ -32,11 +36,12 @@ SAMPLE=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --redis) REDIS=1 ;;
+    --redis3) ONLY="$ONLY,redis3" ;;
     --quick) QUICK=1 ;;
     --no-experiments) EXPERIMENTS=0 ;;
     --no-sample) SAMPLE=0 ;;
     --only) ONLY="$2"; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -62,13 +67,14 @@ RESULTS="$OUT/results.jsonl"
 : > "$RESULTS"
 
 MOCK_PORT=18090 BROKER_PORT=18080 REPLICA_A_PORT=18081 REPLICA_B_PORT=18082 SAMPLE_PORT=18083
-REDIS_PORT=16379
+REPLICA_C_PORT=18084 REDIS_PORT=16379 REDIS_TLS_PORT=16380
 RELEASE_DIR=${RELEASE_DIR:-$PWD/target/release}
 LOADGEN=$RELEASE_DIR/examples/loadgen
 BROKER=${BROKER_BIN:-$RELEASE_DIR/oauth-broker}
 SUFFIX=${LABEL_SUFFIX:-}
 
-for port in $MOCK_PORT $BROKER_PORT $REPLICA_A_PORT $REPLICA_B_PORT $SAMPLE_PORT $REDIS_PORT; do
+for port in $MOCK_PORT $BROKER_PORT $REPLICA_A_PORT $REPLICA_B_PORT $REPLICA_C_PORT $SAMPLE_PORT \
+  $REDIS_PORT $REDIS_TLS_PORT; do
   if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
     echo "127.0.0.1:$port is taken; stop what listens there first" >&2
     exit 1
@@ -166,6 +172,9 @@ broker_env() { # port confirm [redis_url]
     $(omit BROKER__LIMITS__SESSIONS_PER_CLIENT=0)
   if [ -n "${3:-}" ]; then
     echo BROKER__STORE__REDIS_URL="$3" BROKER__SECRETS__SEAL_KEY="$SEAL_KEY"
+  fi
+  if [ -n "${REDIS_CA:-}" ]; then
+    echo BROKER__STORE__TLS_CA="$REDIS_CA"
   fi
 }
 
@@ -346,6 +355,52 @@ if want redis; then
     done
   done
   PRELOAD=""
+  stop "$REDIS_PID"
+fi
+
+if want redis3; then
+  log "flows: three replicas through Redis over TLS (WebSocket on one, /signin and /complete on the next)"
+  SEAL_KEY=$(head -c 32 /dev/urandom | base64)
+  TLS_DIR="$OUT/redis-tls"
+  mkdir -p "$TLS_DIR"
+  # A CA, and a certificate for 127.0.0.1 signed by it (the broker checks the name).
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=bench CA" \
+    -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" 2> /dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" 2> /dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' > "$TLS_DIR/san.ext"
+  openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
+    -CAcreateserial -days 2 -extfile "$TLS_DIR/san.ext" -out "$TLS_DIR/server.pem" 2> /dev/null
+  REDIS_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  # TLS only (no plain port), the default user off, one ACL user: as a managed Redis runs.
+  redis-server --port 0 --tls-port $REDIS_TLS_PORT --bind 127.0.0.1 --save "" --appendonly no \
+    --tls-cert-file "$TLS_DIR/server.pem" --tls-key-file "$TLS_DIR/server.key" \
+    --tls-ca-cert-file "$TLS_DIR/ca.pem" --tls-auth-clients no \
+    --user default off --user broker on ">$REDIS_PASSWORD" "~*" "&*" "+@all" \
+    > "$OUT/redis-tls.log" 2>&1 &
+  REDIS_PID=$!
+  STARTED+=("$REDIS_PID")
+  wait_port $REDIS_TLS_PORT
+  REDIS_CLI=(redis-cli --tls --cacert "$TLS_DIR/ca.pem" -p $REDIS_TLS_PORT --user broker
+    --pass "$REDIS_PASSWORD" --no-auth-warning)
+  REDIS_CA="$TLS_DIR/ca.pem"
+  URL="rediss://broker:$REDIS_PASSWORD@127.0.0.1:$REDIS_TLS_PORT/"
+  REPLICAS="127.0.0.1:$REPLICA_A_PORT,127.0.0.1:$REPLICA_B_PORT,127.0.0.1:$REPLICA_C_PORT"
+  for confirm in false true; do
+    "${REDIS_CLI[@]}" flushall > /dev/null
+    start_broker "tls-replica-a-$confirm" $REPLICA_A_PORT $confirm "$URL"
+    A=$PID
+    start_broker "tls-replica-b-$confirm" $REPLICA_B_PORT $confirm "$URL"
+    B=$PID
+    start_broker "tls-replica-c-$confirm" $REPLICA_C_PORT $confirm "$URL"
+    C=$PID
+    flows "oauth-broker ×3 via Redis over TLS, confirm $(onoff $confirm)$SUFFIX" \
+      broker "$REPLICAS" "$REPLICAS" \
+      --pid "replica-a=$A" --pid "replica-b=$B" --pid "replica-c=$C" --pid "redis=$REDIS_PID" \
+      --pid "mock=$MOCK_PID"
+    stop "$A"; stop "$B"; stop "$C"
+  done
+  REDIS_CA=""
   stop "$REDIS_PID"
 fi
 

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 pub struct FlowArgs {
     pub service: Service,
     pub label: String,
-    pub ws_target: SocketAddr,
-    pub http_target: SocketAddr,
+    pub ws_targets: Vec<SocketAddr>,
+    pub http_targets: Vec<SocketAddr>,
     pub provider: String,
     pub concurrency: usize,
     pub warmup: Duration,
@@ -148,6 +148,8 @@ pub async fn run(args: FlowArgs) -> FlowReport {
 async fn user_loop(ctx: Arc<Ctx>, user: usize) -> UserResult {
     let args = &ctx.args;
     let source = source_address(user, args.per_address);
+    let ws_target = args.ws_targets[user % args.ws_targets.len()];
+    let http_target = args.http_targets[(user + 1) % args.http_targets.len()];
     let mut result = UserResult::default();
     let mut serial = 0u64;
     let error = |result: &mut UserResult, kind: String| {
@@ -161,7 +163,7 @@ async fn user_loop(ctx: Arc<Ctx>, user: usize) -> UserResult {
     'connect: while Instant::now() < ctx.end {
         let opened = tokio::time::timeout(
             args.step_timeout,
-            Extension::open(args.service, source, args.ws_target),
+            Extension::open(args.service, source, ws_target),
         )
         .await
         .unwrap_or_else(|_| Err("timeout_open".into()));
@@ -173,7 +175,7 @@ async fn user_loop(ctx: Arc<Ctx>, user: usize) -> UserResult {
                 continue 'connect;
             }
         };
-        let mut http = HttpConn::new(source, args.http_target);
+        let mut http = HttpConn::new(source, http_target);
         while Instant::now() < ctx.end {
             serial += 1;
             let code = format!("u{user}n{serial}");
