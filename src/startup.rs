@@ -182,8 +182,9 @@ impl Application {
         ) {
             log::warn!("{warning}");
         }
-        let demo =
-            demo_provider(&validated.providers, &settings, clock.clone()).map(web::Data::new);
+        let demo = demo_provider(&validated.providers, &settings, clock.clone())
+            .map(|demo| demo.with_api_origins(validated.allowed_origins.clone()))
+            .map(web::Data::new);
         if let Some((metadata, keys)) = demo.as_ref().and_then(|d| d.openid_documents()) {
             for provider in validated.providers.iter().filter(|p| p.is_preset("demo")) {
                 if let Some(openid) = &provider.openid {

@@ -10,9 +10,9 @@ use super::DemoProvider;
 use super::sealed::Kind;
 use super::token::AccessGrant;
 use crate::query::StrictQuery as Params;
+use actix_web::dev::Service;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpRequest, HttpResponse, guard, web};
 
 /// The scope Spotify requires for top artists and tracks.
@@ -136,7 +136,27 @@ impl ApiError {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v1")
-            .wrap(DefaultHeaders::new().add((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")))
+            .wrap_fn(|req, srv| {
+                // Only a page of an allowed origin may read the answers, as a real API that
+                // lists its clients' origins would do; `Vary` keeps caches from mixing them.
+                let allowed = req.headers().get(header::ORIGIN).cloned().filter(|origin| {
+                    let provider = req.app_data::<web::Data<DemoProvider>>();
+                    match (provider, origin.to_str()) {
+                        (Some(provider), Ok(origin)) => provider.api_allows(origin),
+                        _ => false,
+                    }
+                });
+                let answer = srv.call(req);
+                async move {
+                    let mut answer = answer.await?;
+                    let headers = answer.headers_mut();
+                    headers.insert(header::VARY, header::HeaderValue::from_static("Origin"));
+                    if let Some(origin) = allowed {
+                        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                    }
+                    Ok(answer)
+                }
+            })
             // A guard on the resource (not on a route) lets a GET fall through to the routes
             // below instead of ending in 405 here.
             .service(

@@ -52,6 +52,9 @@ pub struct DemoProvider {
     redeemed_codes: Mutex<RedeemedCodes>,
     /// OpenID Connect: issuer and signing key; `None` for a plain OAuth 2.0 demo.
     identity: Option<identity::DemoIdentity>,
+    /// Origins whose pages may read the demo API's answers (CORS): the broker's
+    /// `sessions.allowed_origins`, so the demo behaves like an API that lists its clients.
+    api_origins: Vec<String>,
 }
 
 impl DemoProvider {
@@ -76,7 +79,19 @@ impl DemoProvider {
             sealer,
             redeemed_codes: Mutex::new(RedeemedCodes::default()),
             identity: None,
+            api_origins: Vec::new(),
         }
+    }
+
+    /// Lets pages of these origins (`scheme://host[:port]`) read the demo API's answers.
+    pub fn with_api_origins(mut self, origins: Vec<String>) -> Self {
+        self.api_origins = origins;
+        self
+    }
+
+    /// Whether a page of `origin` may read the demo API's answers.
+    pub fn api_allows(&self, origin: &str) -> bool {
+        self.api_origins.iter().any(|allowed| allowed == origin)
     }
 
     /// Its metadata and key set as the broker's OpenID client reads them, for the broker in this

@@ -33,7 +33,8 @@ fn fixture() -> Fixture {
         vec![REDIRECT_URI.into()],
         TTL,
         shared,
-    );
+    )
+    .with_api_origins(vec![PAGE_ORIGIN.into()]);
     Fixture {
         provider: web::Data::new(provider),
         clock,
@@ -161,10 +162,14 @@ macro_rules! obtain_code {
     }};
 }
 
+/// The origin of a page allowed to read the demo API (the broker's `sessions.allowed_origins`).
+const PAGE_ORIGIN: &str = "http://localhost:8080";
+
 fn api_request(token: &str) -> TestRequest {
     TestRequest::get()
         .uri("/demo/v1/me/top/artists?limit=5")
         .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+        .insert_header((header::ORIGIN, PAGE_ORIGIN))
 }
 
 #[actix_web::test]
@@ -240,7 +245,7 @@ async fn the_whole_sign_in_works() {
     assert_eq!(artists.status(), StatusCode::OK);
     assert_eq!(
         header_of(&artists, header::ACCESS_CONTROL_ALLOW_ORIGIN),
-        "*"
+        PAGE_ORIGIN
     );
     let artists = body_json(artists).await;
     assert_eq!(artists["items"].as_array().unwrap().len(), 5);
@@ -524,7 +529,7 @@ async fn an_expired_access_token_is_401() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         header_of(&response, header::ACCESS_CONTROL_ALLOW_ORIGIN),
-        "*"
+        PAGE_ORIGIN
     );
     let body = body_json(response).await;
     assert_eq!(body["error"]["status"], 401);
@@ -549,7 +554,7 @@ async fn cors_preflight_is_answered() {
         TestRequest::default()
             .method(actix_web::http::Method::OPTIONS)
             .uri("/demo/v1/me/top/artists")
-            .insert_header((header::ORIGIN, "http://localhost:8080"))
+            .insert_header((header::ORIGIN, PAGE_ORIGIN))
             .insert_header((header::ACCESS_CONTROL_REQUEST_METHOD, "GET"))
             .to_request(),
     )
@@ -557,8 +562,9 @@ async fn cors_preflight_is_answered() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         header_of(&response, header::ACCESS_CONTROL_ALLOW_ORIGIN),
-        "*"
+        PAGE_ORIGIN
     );
+    assert_eq!(header_of(&response, header::VARY), "Origin");
     assert_eq!(
         header_of(&response, header::ACCESS_CONTROL_ALLOW_METHODS),
         "GET, OPTIONS"
@@ -569,17 +575,47 @@ async fn cors_preflight_is_answered() {
     );
     assert_eq!(header_of(&response, header::ACCESS_CONTROL_MAX_AGE), "600");
 
-    // Without a token: 401, still readable cross-origin.
+    // Without a token: 401, still readable by an allowed page.
     let response = call_service(
         &app,
         TestRequest::get()
             .uri("/demo/v1/me/top/artists")
+            .insert_header((header::ORIGIN, PAGE_ORIGIN))
             .to_request(),
     )
     .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         header_of(&response, header::ACCESS_CONTROL_ALLOW_ORIGIN),
-        "*"
+        PAGE_ORIGIN
     );
+}
+
+#[actix_web::test]
+async fn pages_of_other_origins_cannot_read_the_api() {
+    let fx = fixture();
+    let app = app!(fx);
+    for origin in [
+        Some("https://elsewhere.example"),
+        Some("http://localhost:8081"),
+        Some("null"),
+        None,
+    ] {
+        let mut request = TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/demo/v1/me/top/artists")
+            .insert_header((header::ACCESS_CONTROL_REQUEST_METHOD, "GET"));
+        if let Some(origin) = origin {
+            request = request.insert_header((header::ORIGIN, origin));
+        }
+        let response = call_service(&app, request.to_request()).await;
+        assert!(
+            response
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none(),
+            "{origin:?}"
+        );
+        assert_eq!(header_of(&response, header::VARY), "Origin");
+    }
 }
