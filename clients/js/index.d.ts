@@ -55,6 +55,11 @@ export interface BrokerClientOptions {
   onConfirmCode?: (provider: string, previousError: BrokerError | null) => string | null | undefined | Promise<string | null | undefined>;
   /** Sealed refresh handles and the resume secret; default `localStorage`; null: memory only. */
   storage?: BrokerStorage | null;
+  /**
+   * Where the resume secret alone is kept; default: `storage`. `sessionStorage` gives each tab
+   * its own session (two tabs of one dashboard then never take each other's session over).
+   */
+  resumeStorage?: BrokerStorage | null;
   /** For tests and unusual hosts: the WebSocket constructor (default `globalThis.WebSocket`). */
   WebSocket?: new (url: string) => WebSocket;
   /** For tests: opens a window (default `window.open(url, "_blank")`). */

@@ -419,3 +419,38 @@ test("signIn before the first hello signs in to the broker's first provider", as
   assert.equal((await pending).provider, "demo");
   client.close();
 });
+
+test("resumeStorage keeps the resume secret apart from the sealed handles", async () => {
+  const handles = new MemoryStorage();
+  const perTab = new MemoryStorage();
+  const { client, socket } = setup({ storage: handles, resumeStorage: perTab });
+  socket().hello("S".repeat(20), "resume-tab");
+  socket().frame(signedin("demo", { refresh: "sealed-tab" }));
+  assert.deepEqual([...perTab.map.values()], ["resume-tab"]);
+  assert.deepEqual([...handles.map.values()], ["sealed-tab"]);
+  socket().drop();
+  await until("it reconnects", () => FakeSocket.all.length === 2);
+  assert.ok(socket().url.endsWith("?resume=resume-tab"), socket().url);
+  client.close();
+});
+
+test("a localStorage that throws on access (blocked third-party iframe) means memory only", async () => {
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, "localStorage");
+  Object.defineProperty(globalThis, "localStorage", {
+    configurable: true,
+    get() {
+      throw new Error("SecurityError: access is denied for this document");
+    },
+  });
+  try {
+    FakeSocket.all = [];
+    const client = new BrokerClient({ url: "https://broker.example.com", WebSocket: FakeSocket });
+    FakeSocket.all[0].hello();
+    FakeSocket.all[0].frame(signedin("demo"));
+    assert.equal(client.isSignedIn("demo"), true, "the handle is kept in memory");
+    client.close();
+  } finally {
+    if (descriptor) Object.defineProperty(globalThis, "localStorage", descriptor);
+    else delete globalThis.localStorage;
+  }
+});
