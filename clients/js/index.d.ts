@@ -94,6 +94,11 @@ export class BrokerClient extends EventTarget {
   /** The broker's public URL, without a trailing slash. */
   readonly url: string;
   readonly state: BrokerState;
+  /**
+   * The broker's session from the last `hello` (null before it). A sign-in that fails with
+   * `expired` while it changed was lost with the session (a broker restart without Redis).
+   */
+  readonly session: string | null;
   /** Provider names from the broker's last `hello`. */
   readonly providers: string[];
   /** Resolves on the first `hello`. */

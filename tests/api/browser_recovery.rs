@@ -45,7 +45,7 @@ async fn a_dashboard_opened_in_another_window_says_so_and_does_not_take_it_back(
     let app = TestApp::spawn(demo_only_settings()).await;
     let ext = open_extension(&app.url("/")).await;
     let secret = ext
-        .js("return sessionStorage.getItem('oauth-broker.resume');")
+        .js("return sessionStorage.getItem('oauth-broker:' + location.origin + ':resume');")
         .await;
     let secret = secret.as_str().expect("the page keeps its resume secret");
     let mut other = WsClient::resume(&app.ws_url(), Some(&app.base), secret).await;

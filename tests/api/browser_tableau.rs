@@ -32,7 +32,7 @@ const FAKE_TABLEAU: &str = r#"(function () {
 })();"#;
 
 const EXPLAIN: &str = "return JSON.stringify({ page: window.oauthBrokerPage && window.oauthBrokerPage.state(), \
-     mode: document.getElementById('mode').innerText, fake: window.fakeTableau || null });";
+     mode: document.getElementById('mode').textContent, fake: window.fakeTableau || null });";
 
 #[actix_web::test]
 async fn configure_lets_the_dashboard_author_pick_the_provider_and_it_is_kept() {
@@ -56,7 +56,7 @@ async fn configure_lets_the_dashboard_author_pick_the_provider_and_it_is_kept() 
     ext.goto(&app.url("/")).await;
     ext.wait_js(
         "the page runs in Tableau",
-        "return document.getElementById('mode').innerText === 'Running in Tableau · Sales overview';",
+        "return document.getElementById('mode').textContent === 'Running in Tableau · Sales overview';",
         BROWSER_WAIT,
         EXPLAIN,
     )
