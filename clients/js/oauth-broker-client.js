@@ -468,6 +468,7 @@ class SigninAttempt {
     this.reject = reject;
     this.stage = "begin";
     this.timer = null;
+    this.expiry = null;
     this.finished = false;
   }
 
@@ -533,13 +534,21 @@ class SigninAttempt {
     }
   }
 
-  async onConfirm() {
+  async onConfirm(frame) {
     if (this.finished) return;
     this.stage = "confirm";
+    // The broker holds the tokens for `expires_in`; past it no code can work, so the person
+    // is not left typing into a form that cannot succeed.
+    const ttl = Number(frame && frame.expires_in) * 1000;
+    clearTimeout(this.expiry);
+    if (ttl > 0) {
+      this.expiry = setTimeout(() => this.fail(new BrokerError("expired", "The code expired before it was confirmed; sign in again.", this.provider)), ttl);
+    }
     await this.askForCode(null);
   }
 
   async askForCode(previousError) {
+    clearTimeout(this.timer);
     if (!this.client.onConfirmCode) {
       return this.fail(new BrokerError("cancelled", "The broker asks for a confirmation code, and this page gave no onConfirmCode.", this.provider));
     }
@@ -554,9 +563,12 @@ class SigninAttempt {
       return this.fail(new BrokerError("cancelled", "The sign-in was cancelled.", this.provider));
     }
     await this.client.whenReady();
+    if (this.finished) return;
     if (!this.client.send({ type: "confirm", code: String(code) })) {
       return this.fail(new BrokerError("unavailable", "The sign-in service cannot be reached just now.", this.provider));
     }
+    // No answer: the code may be typed again (the broker still holds the attempt).
+    this.timer = setTimeout(() => this.onError(new BrokerError("unavailable", "The sign-in service did not answer; type the code again.", this.provider)), ANSWER_MS);
   }
 
   onError(error) {
@@ -584,6 +596,7 @@ class SigninAttempt {
   end() {
     this.finished = true;
     clearTimeout(this.timer);
+    clearTimeout(this.expiry);
     if (this.client.signins.get(this.provider) === this) this.client.signins.delete(this.provider);
   }
 }
