@@ -66,6 +66,7 @@ const page = {
   renewTimer: null,
   apiSeq: 0, // drops answers of API calls a sign-out made stale
   dashboardProvider: null, // a dashboard author's choice (Configure)
+  configuring: false, // Configure is open: it takes the whole zone, however small
   mode: "unknown",
 };
 
@@ -183,6 +184,14 @@ function render() {
   ui.codeSubmit.disabled = page.checking || !page.codeAnswer;
   ui.panelCancel.hidden = !(v === "waiting" || v === "code");
   ui.panelSignedin.hidden = v !== "signedin";
+
+  ui.panelConfigure.hidden = !page.configuring;
+  if (page.configuring) {
+    for (const node of [ui.status, ui.error, ui.panelReady, ui.panelWaiting, ui.panelCode, ui.panelCancel, ui.panelSignedin]) node.hidden = true;
+  } else {
+    ui.status.hidden = false;
+    ui.error.hidden = false;
+  }
 }
 
 // Keyboard users: when the focused control disappears, focus the next useful one.
@@ -466,7 +475,8 @@ function onConfigure() {
   ui.configureProvider.replaceChildren(...config.providers.map((p) => Object.assign(document.createElement("option"), { value: p.name, textContent: p.label })));
   ui.configureProvider.value = selectedProvider() || "";
   setText(ui.configureError, "");
-  ui.panelConfigure.hidden = false;
+  page.configuring = true;
+  render();
   ui.configureProvider.focus();
 }
 
@@ -479,7 +489,7 @@ async function onConfigureSave() {
     settings.set("provider", name);
     await settings.saveAsync();
     page.dashboardProvider = name;
-    ui.panelConfigure.hidden = true;
+    page.configuring = false;
     render();
   } catch (e) {
     setText(ui.configureError, `Tableau could not save the setting: ${e && e.message ? e.message : e}`);
@@ -534,7 +544,8 @@ ui.signout.addEventListener("click", () => {
 });
 ui.configureSave.addEventListener("click", onConfigureSave);
 ui.configureCancel.addEventListener("click", () => {
-  ui.panelConfigure.hidden = true;
+  page.configuring = false;
+  render();
 });
 if (broker) {
   broker.addEventListener("statechange", onConnection);

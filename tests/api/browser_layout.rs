@@ -53,9 +53,16 @@ for (const node of document.querySelectorAll("button, .button, input, select")) 
 return problems;
 "#;
 
-/// At each size: screenshot, then the layout checks for `controls`.
+/// Waits for `state`, then at each size: screenshot and the layout checks for `controls`.
 async fn check_every_size(browser: &Browser, state: &str, controls: &[&str]) {
     wait_state(browser, state_attribute(state)).await;
+    check_layout(browser, state, controls).await;
+}
+
+/// At each size: a screenshot `layout-{name}-{w}x{h}.png`, then the layout checks for
+/// `controls`; the viewport is the window's again at the end.
+pub(crate) async fn check_layout(browser: &Browser, name: &str, controls: &[&str]) {
+    let state = name;
     for &(width, height) in SIZES {
         set_viewport(browser, width, height).await;
         // One frame for the layout to follow the new size.

@@ -84,6 +84,13 @@ async fn configure_lets_the_dashboard_author_pick_the_provider_and_it_is_kept() 
     )
     .await;
     ext.save_screenshot("tableau-1-configure").await;
+    // Configure takes the zone, however small: the choice and Save in view.
+    crate::browser_layout::check_layout(
+        &ext,
+        "configure",
+        &["#configure-provider", "#configure-save"],
+    )
+    .await;
     ext.js("document.getElementById('configure-provider').value = 'mock'; return true;")
         .await;
     ext.click("#configure-save").await;
