@@ -119,7 +119,7 @@ async fn press_signin_and_follow_popup(ext: &Browser) -> fantoccini::wd::WindowH
 }
 
 /// A whole sign-in through the window the page opens, back in `main` at the end.
-async fn sign_in_through_popup(ext: &Browser, main: &fantoccini::wd::WindowHandle) {
+pub(crate) async fn sign_in_through_popup(ext: &Browser, main: &fantoccini::wd::WindowHandle) {
     press_signin_and_follow_popup(ext).await;
     let code = allow_and_read_code(ext).await;
     ext.client.close_window().await.unwrap();

@@ -1,9 +1,11 @@
 //! The extension page when something is off the happy path: the sign-in window closed before
 //! the sign-in (its link is spent: the fallback link mints a fresh one), and the dashboard
-//! opened in another window (which takes the session over: this one says so and stays quiet).
+//! opened in another window (which takes the session over: this one says so and stays quiet),
+//! and the dashboard reopened (signed in again through the kept handle, until signed out).
 
 use crate::browser::{
-    EXPLAIN, allow_and_read_code, confirm_code_and_see_artists, open_extension, wait_state,
+    EXPLAIN, allow_and_read_code, confirm_code_and_see_artists, open_extension,
+    sign_in_through_popup, wait_state,
 };
 use crate::helpers::browser::BROWSER_WAIT;
 use crate::helpers::{TestApp, WsClient, demo_only_settings};
@@ -71,4 +73,38 @@ async fn a_dashboard_opened_in_another_window_says_so_and_does_not_take_it_back(
     );
     let status = ext.text("#status").await;
     assert!(!status.contains("reconnecting"), "it does not: {status}");
+}
+
+/// The client keeps the sealed refresh handle: reopening the dashboard signs the viewer back in
+/// without a click (one renewal), and Sign out forgets it for the next visit too.
+#[actix_web::test]
+async fn a_reopened_dashboard_is_signed_in_again_until_signed_out() {
+    let app = TestApp::spawn(demo_only_settings()).await;
+    let ext = open_extension(&app.url("/")).await;
+    let main = ext.window().await;
+    sign_in_through_popup(&ext, &main).await;
+
+    ext.client.refresh().await.unwrap();
+    wait_state(&ext, "signedin").await;
+    ext.wait_js(
+        "the artists are shown again",
+        "return document.querySelector('#result .favourite strong') !== null;",
+        BROWSER_WAIT,
+        EXPLAIN,
+    )
+    .await;
+    assert_eq!(ext.text("#error").await, "", "no error is shown");
+
+    ext.click("#signout").await;
+    wait_state(&ext, "ready").await;
+    assert_eq!(
+        ext.text("#status").await,
+        "You are signed out. Press Sign in to continue."
+    );
+    ext.client.refresh().await.unwrap();
+    wait_state(&ext, "ready").await;
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    let state = ext.js("return window.oauthBrokerPage.state();").await;
+    assert_eq!(state["state"], "ready", "still signed out: {state}");
+    assert_eq!(state["signedIn"], false, "{state}");
 }
