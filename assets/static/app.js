@@ -9,21 +9,25 @@
 
 import { BrokerClient, BrokerError } from "./oauth-broker-client.js";
 
-// The broker answers within seconds; Tableau's library may hang when the page runs elsewhere.
+// Opened on its own (not in a dashboard), Tableau's library waits for a Tableau that never
+// answers.
 const TABLEAU_INIT_TIMEOUT_MS = 8000;
 // The client renews a token that expires within a minute when it is used; the page uses it
 // then, so a dashboard left open stays signed in.
 const RENEW_BEFORE_EXPIRY_MS = 50000;
 const RENEW_AT_MOST_EVERY_MS = 5000;
+const API_RETRY_MS = 30000;
 const MAX_TIMER_MS = 2147483647; // setTimeout fires at once beyond this
 
 const $ = (id) => document.getElementById(id);
-const ui = Object.fromEntries(
-  ["title", "status", "error", "provider-row", "provider", "signin", "panel-ready", "panel-waiting",
-    "signin-link", "waiting-hint", "panel-code", "code", "code-submit", "panel-cancel", "cancel", "panel-signedin",
-    "result", "signout", "panel-configure", "configure-provider", "configure-save",
-    "configure-cancel", "configure-error", "mode"].map((id) => [id.replace(/-(.)/g, (_, c) => c.toUpperCase()), $(id)]),
-);
+// The page's elements by id, as camelCase names (`signin-link` is `ui.signinLink`).
+const ui = {};
+for (const id of ["title", "status", "error", "provider-row", "provider", "signin", "panel-ready",
+  "panel-waiting", "signin-link", "waiting-hint", "panel-code", "code", "code-submit", "panel-cancel",
+  "cancel", "panel-signedin", "result", "signout", "panel-configure", "configure-provider",
+  "configure-save", "configure-cancel", "configure-error", "mode"]) {
+  ui[id.replace(/-(.)/g, (_, c) => c.toUpperCase())] = $(id);
+}
 
 // What the broker rendered into the page: its address, and the providers with their labels
 // and API addresses (the client itself learns only their names).
@@ -442,7 +446,7 @@ function apiFailed(error, service) {
   page.error = { code: "api_failed", message: `${why} The page tries again shortly.` };
   if (!ui.result.querySelector(".favourite")) showResult(element("p", "Couldn't load your artists."));
   clearTimeout(page.renewTimer);
-  page.renewTimer = setTimeout(loadArtists, 30000);
+  page.renewTimer = setTimeout(loadArtists, API_RETRY_MS);
   render();
 }
 
