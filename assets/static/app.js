@@ -134,7 +134,7 @@ function statusText() {
       return "Connection lost; reconnecting…";
     case "ready":
       if (page.continuing) return "Continuing your previous sign-in…";
-      return `${page.notice || "Not signed in."} Press Sign in to continue.`;
+      return page.notice || "Not signed in."; // the button beside it says what to do
     case "waiting":
       if (page.attempt && page.attempt.link && !page.attempt.link.used) return `Open the sign-in page to sign in to ${service}.${suffix}`;
       return `Sign in to ${service} in the other window.${suffix}`;
@@ -536,8 +536,9 @@ ui.provider.replaceChildren(...config.providers.map((p) => Object.assign(documen
 ui.provider.addEventListener("change", () => render());
 ui.signin.addEventListener("click", signIn);
 ui.signinLink.addEventListener("click", onLinkClick);
+// Without an href the link is a button (role="button"): Enter and Space press it.
 ui.signinLink.addEventListener("keydown", (e) => {
-  if (e.key === "Enter" && !ui.signinLink.hasAttribute("href")) onLinkClick(e);
+  if ((e.key === "Enter" || e.key === " ") && !ui.signinLink.hasAttribute("href")) onLinkClick(e);
 });
 ui.panelCode.addEventListener("submit", onCodeSubmit);
 ui.cancel.addEventListener("click", onCancel);

@@ -25,8 +25,9 @@ async fn set_viewport(browser: &Browser, width: u32, height: u32) {
 }
 
 /// What is wrong with the layout right now: `controls` (CSS selectors) must be shown and lie
-/// inside the viewport at scroll 0; nothing may be wider than the viewport; no button or field
-/// may cut off its own text.
+/// inside the viewport at scroll 0; nothing may be wider than the viewport (nor, in the tiny
+/// zone, where a scroll bar would take a tenth of the width, taller); no button or field may
+/// cut off its own text.
 const LAYOUT_PROBLEMS: &str = r#"
 const controls = arguments[0];
 window.scrollTo(0, 0);
@@ -44,6 +45,9 @@ for (const css of controls) {
     problems.push(`${css} is outside the ${innerWidth}x${innerHeight} zone: ` +
       `${Math.round(box.left)},${Math.round(box.top)} to ${Math.round(box.right)},${Math.round(box.bottom)}`);
   }
+}
+if (innerHeight <= 120 && root.scrollHeight > root.clientHeight) {
+  problems.push(`taller than the tiny zone: scrollHeight ${root.scrollHeight} > clientHeight ${root.clientHeight}`);
 }
 for (const node of document.querySelectorAll("button, .button, input, select")) {
   if (node.offsetParent !== null && node.scrollWidth > node.clientWidth + 1) {

@@ -97,10 +97,7 @@ async fn a_reopened_dashboard_is_signed_in_again_until_signed_out() {
 
     ext.click("#signout").await;
     wait_state(&ext, "ready").await;
-    assert_eq!(
-        ext.text("#status").await,
-        "You are signed out. Press Sign in to continue."
-    );
+    assert_eq!(ext.text("#status").await, "You are signed out.");
     ext.client.refresh().await.unwrap();
     wait_state(&ext, "ready").await;
     actix_rt::time::sleep(Duration::from_millis(500)).await;

@@ -74,6 +74,10 @@ async fn configure_lets_the_dashboard_author_pick_the_provider_and_it_is_kept() 
         "the first provider until the author chooses"
     );
 
+    // Two providers and no choice made yet: viewers pick one, in view in every zone.
+    crate::browser_layout::check_layout(&ext, "ready-with-a-choice", &["#provider", "#signin"])
+        .await;
+
     ext.js("window.fakeTableau.initOptions.configure(); return true;")
         .await;
     ext.wait_js(
