@@ -22,7 +22,7 @@ const MAX_TIMER_MS = 2147483647; // setTimeout fires at once beyond this
 const $ = (id) => document.getElementById(id);
 // The page's elements by id, as camelCase names (`signin-link` is `ui.signinLink`).
 const ui = {};
-for (const id of ["title", "status", "error", "provider-row", "provider", "signin", "panel-ready",
+for (const id of ["title", "status", "error", "provider-row", "provider", "signin", "reclaim", "panel-ready",
   "panel-waiting", "signin-link", "waiting-hint", "panel-code", "code", "code-submit", "panel-cancel",
   "cancel", "panel-signedin", "result", "signout", "panel-configure", "configure-provider",
   "configure-save", "configure-cancel", "configure-error", "mode"]) {
@@ -116,7 +116,7 @@ function messageFor(error) {
     case "window_blocked":
       return "The sign-in window was blocked. Press Sign in again, or allow pop-ups for this dashboard.";
     case "replaced":
-      return "This dashboard was opened in another window or tab, which now has the sign-in. Reload this page to use it here.";
+      return "This dashboard was opened in another window or tab, which now has the sign-in.";
     case "session_lost":
       return "The connection to the sign-in service was reset, so this sign-in can't finish. Please sign in again.";
     default:
@@ -165,6 +165,8 @@ function render() {
 
   ui.panelReady.hidden = !["connecting", "ready", "error", "offline"].includes(v);
   ui.signin.disabled = !page.connected || Boolean(page.continuing);
+  ui.signin.hidden = page.error.code === "replaced";
+  ui.reclaim.hidden = page.error.code !== "replaced";
   setText(ui.signin, provider ? `Sign in to ${labelOf(provider)}` : "Sign in");
   ui.providerRow.hidden = config.providers.length < 2 || Boolean(providerInfo(page.dashboardProvider));
   ui.provider.disabled = !["ready", "error"].includes(v);
@@ -224,7 +226,8 @@ function onConnection(event) {
   page.connected = state === "ready";
   if (state === "ready") {
     page.everConnected = true;
-    if (["connecting", "offline"].includes(page.view)) setView("ready", noError);
+    // (A grant survives "Use it here": the page lost its connection, not its token.)
+    if (["connecting", "offline"].includes(page.view)) setView(page.grant ? "signedin" : "ready", noError);
     if (!page.grant && !page.continuing) continuePreviousSignin();
   } else if (state === "offline" && reason === "replaced") {
     // Reconnecting would take the session back, and the two windows would take turns for ever.
@@ -542,6 +545,13 @@ ui.signinLink.addEventListener("keydown", (e) => {
 });
 ui.panelCode.addEventListener("submit", onCodeSubmit);
 ui.cancel.addEventListener("click", onCancel);
+// Connects again: the other window spent the resume secret, so this one gets a session of its
+// own and the other window keeps its.
+ui.reclaim.addEventListener("click", () => {
+  setView("connecting", noError);
+  render();
+  broker.reconnect();
+});
 ui.signout.addEventListener("click", () => {
   signedOut(noError);
   page.notice = "You are signed out.";

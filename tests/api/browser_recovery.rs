@@ -1,6 +1,7 @@
 //! The extension page when something is off the happy path: the sign-in window closed before
 //! the sign-in (its link is spent: the fallback link mints a fresh one), and the dashboard
-//! opened in another window (which takes the session over: this one says so and stays quiet),
+//! opened in another window (which takes the session over: this one says so and stays quiet
+//! until "Use it here" starts a session of its own),
 //! and the dashboard reopened (signed in again through the kept handle, until signed out).
 
 use crate::browser::{
@@ -61,6 +62,9 @@ async fn a_dashboard_opened_in_another_window_says_so_and_does_not_take_it_back(
     .await;
     ext.save_screenshot("recovery-opened-in-another-window")
         .await;
+    // The longest message the page has, in every zone.
+    crate::browser_layout::check_layout(&ext, "error-opened-elsewhere", &["#error", "#reclaim"])
+        .await;
     // The other window keeps the session: this page does not reconnect and take it back.
     assert!(
         other.try_recv(Duration::from_millis(1500)).await.is_none(),
@@ -73,6 +77,22 @@ async fn a_dashboard_opened_in_another_window_says_so_and_does_not_take_it_back(
     );
     let status = ext.text("#status").await;
     assert!(!status.contains("reconnecting"), "it does not: {status}");
+
+    // Until the person asks for it here: resume secrets are single use (the other window spent
+    // this one), so the page starts a session of its own, and the other window keeps its own.
+    let before = ext
+        .js("return window.oauthBrokerPage.state().session;")
+        .await;
+    ext.click("#reclaim").await;
+    wait_state(&ext, "ready").await;
+    let state = ext.js("return window.oauthBrokerPage.state();").await;
+    assert_eq!(state["connected"], true, "{state}");
+    assert_ne!(state["session"], before, "{state}");
+    assert_eq!(ext.text("#error").await, "");
+    assert!(
+        other.try_recv(Duration::from_millis(500)).await.is_none(),
+        "the other window keeps its session"
+    );
 }
 
 /// The client keeps the sealed refresh handle: reopening the dashboard signs the viewer back in
