@@ -445,7 +445,10 @@ function apiFailed(error, service) {
     signedOut({ code: error.code, message: messageFor(error) });
     return;
   }
-  const why = error instanceof BrokerError ? `Couldn't renew your sign-in just now: ${messageFor(error)}` : error instanceof TypeError ? `Couldn't reach ${service}. Check your connection.` : error.message;
+  let why = error.message;
+  if (error instanceof BrokerError) why = `Couldn't renew your sign-in just now: ${messageFor(error)}`;
+  else if (error instanceof TypeError) why = `Couldn't reach ${service}. Check your connection.`; // fetch's network failure
+  else if (error instanceof SyntaxError) why = `${service} sent an answer this page can't read.`;
   page.error = { code: "api_failed", message: `${why} The page tries again shortly.` };
   if (!ui.result.querySelector(".favourite")) showResult(element("p", "Couldn't load your artists."));
   clearTimeout(page.renewTimer);
