@@ -55,6 +55,11 @@ export interface BrokerClientOptions {
   onConfirmCode?: (provider: string, previousError: BrokerError | null) => string | null | undefined | Promise<string | null | undefined>;
   /** Sealed refresh handles and the resume secret; default `localStorage`; null: memory only. */
   storage?: BrokerStorage | null;
+  /**
+   * Where the resume secret alone is kept; default: `storage`. `sessionStorage` gives each tab
+   * its own session (two tabs of one dashboard then never take each other's session over).
+   */
+  resumeStorage?: BrokerStorage | null;
   /** For tests and unusual hosts: the WebSocket constructor (default `globalThis.WebSocket`). */
   WebSocket?: new (url: string) => WebSocket;
   /** For tests: opens a window (default `window.open(url, "_blank")`). */
@@ -89,6 +94,11 @@ export class BrokerClient extends EventTarget {
   /** The broker's public URL, without a trailing slash. */
   readonly url: string;
   readonly state: BrokerState;
+  /**
+   * The broker's session from the last `hello` (null before it). A sign-in that fails with
+   * `expired` while it changed was lost with the session (a broker restart without Redis).
+   */
+  readonly session: string | null;
   /** Provider names from the broker's last `hello`. */
   readonly providers: string[];
   /** Resolves on the first `hello`. */

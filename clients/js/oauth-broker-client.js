@@ -38,6 +38,16 @@ function defaultBrokerUrl() {
   }
 }
 
+/** The browser's `localStorage`, or null where merely reading the property throws (a
+ * third-party iframe with storage blocked raises SecurityError there). */
+function browserStorage() {
+  try {
+    return globalThis.localStorage || null;
+  } catch {
+    return null;
+  }
+}
+
 function trimSlash(url) {
   return String(url).replace(/\/+$/, "");
 }
@@ -100,7 +110,7 @@ function grantFrom(frame, now) {
 
 export class BrokerClient extends EventTarget {
   /**
-   * @param {object} options see index.d.ts: url, onConfirmCode, storage, and for tests or
+   * @param {object} options see index.d.ts: url, onConfirmCode, storage, resumeStorage, and for tests or
    *   unusual hosts WebSocket, openWindow, fetch, now.
    */
   constructor(options = {}) {
@@ -110,8 +120,12 @@ export class BrokerClient extends EventTarget {
       throw new BrokerError("invalid_message", "BrokerClient needs the broker's http(s) URL in `url`.");
     }
     this.onConfirmCode = options.onConfirmCode || null;
-    const area = options.storage === undefined ? globalThis.localStorage : options.storage;
+    const area = options.storage === undefined ? browserStorage() : options.storage;
     this.storage = new SafeStorage(area, `oauth-broker:${this.url}:`);
+    // The resume secret may live apart from the handles: in sessionStorage each tab keeps its
+    // own session, so two tabs of one dashboard do not take each other's session over.
+    const resumeArea = options.resumeStorage === undefined ? area : options.resumeStorage;
+    this.resumeStorage = new SafeStorage(resumeArea, `oauth-broker:${this.url}:`);
     this.WebSocketImpl = options.WebSocket || globalThis.WebSocket;
     this.openWindow = options.openWindow || ((url) => globalThis.open(url, "_blank"));
     this.fetchImpl = options.fetch || ((...args) => globalThis.fetch(...args));
@@ -139,7 +153,7 @@ export class BrokerClient extends EventTarget {
 
   socketUrl() {
     const ws = this.url.replace(/^http/, "ws") + "/ws";
-    const resume = this.storage.get("resume");
+    const resume = this.resumeStorage.get("resume");
     return resume ? `${ws}?resume=${encodeURIComponent(resume)}` : ws;
   }
 
@@ -265,7 +279,7 @@ export class BrokerClient extends EventTarget {
       this.seen = [];
     }
     this.session = frame.session;
-    this.storage.set("resume", frame.resume);
+    this.resumeStorage.set("resume", frame.resume);
     this.providers = Array.isArray(frame.providers) ? frame.providers.slice() : [];
     this.heartbeatSecs = frame.heartbeat_secs;
     this.attempt = 0;
@@ -454,6 +468,7 @@ class SigninAttempt {
     this.reject = reject;
     this.stage = "begin";
     this.timer = null;
+    this.expiry = null;
     this.finished = false;
   }
 
@@ -519,13 +534,21 @@ class SigninAttempt {
     }
   }
 
-  async onConfirm() {
+  async onConfirm(frame) {
     if (this.finished) return;
     this.stage = "confirm";
+    // The broker holds the tokens for `expires_in`; past it no code can work, so the person
+    // is not left typing into a form that cannot succeed.
+    const ttl = Number(frame && frame.expires_in) * 1000;
+    clearTimeout(this.expiry);
+    if (ttl > 0) {
+      this.expiry = setTimeout(() => this.fail(new BrokerError("expired", "The code expired before it was confirmed; sign in again.", this.provider)), ttl);
+    }
     await this.askForCode(null);
   }
 
   async askForCode(previousError) {
+    clearTimeout(this.timer);
     if (!this.client.onConfirmCode) {
       return this.fail(new BrokerError("cancelled", "The broker asks for a confirmation code, and this page gave no onConfirmCode.", this.provider));
     }
@@ -540,9 +563,12 @@ class SigninAttempt {
       return this.fail(new BrokerError("cancelled", "The sign-in was cancelled.", this.provider));
     }
     await this.client.whenReady();
+    if (this.finished) return;
     if (!this.client.send({ type: "confirm", code: String(code) })) {
       return this.fail(new BrokerError("unavailable", "The sign-in service cannot be reached just now.", this.provider));
     }
+    // No answer: the code may be typed again (the broker still holds the attempt).
+    this.timer = setTimeout(() => this.onError(new BrokerError("unavailable", "The sign-in service did not answer; type the code again.", this.provider)), ANSWER_MS);
   }
 
   onError(error) {
@@ -570,6 +596,7 @@ class SigninAttempt {
   end() {
     this.finished = true;
     clearTimeout(this.timer);
+    clearTimeout(this.expiry);
     if (this.client.signins.get(this.provider) === this) this.client.signins.delete(this.provider);
   }
 }

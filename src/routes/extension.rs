@@ -82,6 +82,7 @@ impl ExtensionAssets {
             })
             .collect();
         let config = serde_json::json!({
+            "brokerUrl": &public,
             "wsUrl": ws_url,
             "confirmCode": settings.signin.confirm_code,
             "tableauApiUrl": settings.extension.tableau_api_url,
@@ -90,8 +91,15 @@ impl ExtensionAssets {
         // `<` escaped so no value can close the script element it sits in.
         let config_json = config.to_string().replace('<', "\\u003c");
         let tableau_url = &settings.extension.tableau_api_url;
+        // The page names the service it signs in to before its script runs (the first
+        // provider; the script switches to a dashboard author's choice).
+        let heading = providers
+            .iter()
+            .next()
+            .map_or("Sign in", |p| p.label.as_str());
         let index_html = INDEX_TEMPLATE
             .replace("{{asset_version}}", &version)
+            .replace("{{heading}}", &crate::pages::escape(heading))
             .replace("{{tableau_api_url}}", &crate::pages::escape(tableau_url))
             .replace("{{config_json}}", &config_json);
 

@@ -32,7 +32,7 @@ const FAKE_TABLEAU: &str = r#"(function () {
 })();"#;
 
 const EXPLAIN: &str = "return JSON.stringify({ page: window.oauthBrokerPage && window.oauthBrokerPage.state(), \
-     mode: document.getElementById('mode').innerText, fake: window.fakeTableau || null });";
+     mode: document.getElementById('mode').textContent, fake: window.fakeTableau || null });";
 
 #[actix_web::test]
 async fn configure_lets_the_dashboard_author_pick_the_provider_and_it_is_kept() {
@@ -56,7 +56,7 @@ async fn configure_lets_the_dashboard_author_pick_the_provider_and_it_is_kept() 
     ext.goto(&app.url("/")).await;
     ext.wait_js(
         "the page runs in Tableau",
-        "return document.getElementById('mode').innerText === 'Running in Tableau · Sales overview';",
+        "return document.getElementById('mode').textContent === 'Running in Tableau · Sales overview';",
         BROWSER_WAIT,
         EXPLAIN,
     )
@@ -74,6 +74,10 @@ async fn configure_lets_the_dashboard_author_pick_the_provider_and_it_is_kept() 
         "the first provider until the author chooses"
     );
 
+    // Two providers and no choice made yet: viewers pick one, in view in every zone.
+    crate::browser_layout::check_layout(&ext, "ready-with-a-choice", &["#provider", "#signin"])
+        .await;
+
     ext.js("window.fakeTableau.initOptions.configure(); return true;")
         .await;
     ext.wait_js(
@@ -84,6 +88,13 @@ async fn configure_lets_the_dashboard_author_pick_the_provider_and_it_is_kept() 
     )
     .await;
     ext.save_screenshot("tableau-1-configure").await;
+    // Configure takes the zone, however small: the choice and Save in view.
+    crate::browser_layout::check_layout(
+        &ext,
+        "configure",
+        &["#configure-provider", "#configure-save"],
+    )
+    .await;
     ext.js("document.getElementById('configure-provider').value = 'mock'; return true;")
         .await;
     ext.click("#configure-save").await;

@@ -2,7 +2,7 @@
 // The fake speaks the broker's frames as docs/PROTOCOL.md describes them, with and without
 // the `id` field that hub-routed frames carry (acknowledged, repeats dropped).
 
-import { test } from "node:test";
+import { mock, test } from "node:test";
 import assert from "node:assert/strict";
 import { BrokerClient, BrokerError } from "../oauth-broker-client.js";
 
@@ -418,4 +418,83 @@ test("signIn before the first hello signs in to the broker's first provider", as
   socket().frame(signedin("demo"));
   assert.equal((await pending).provider, "demo");
   client.close();
+});
+
+test("resumeStorage keeps the resume secret apart from the sealed handles", async () => {
+  const handles = new MemoryStorage();
+  const perTab = new MemoryStorage();
+  const { client, socket } = setup({ storage: handles, resumeStorage: perTab });
+  socket().hello("S".repeat(20), "resume-tab");
+  socket().frame(signedin("demo", { refresh: "sealed-tab" }));
+  assert.deepEqual([...perTab.map.values()], ["resume-tab"]);
+  assert.deepEqual([...handles.map.values()], ["sealed-tab"]);
+  socket().drop();
+  await until("it reconnects", () => FakeSocket.all.length === 2);
+  assert.ok(socket().url.endsWith("?resume=resume-tab"), socket().url);
+  client.close();
+});
+
+test("a localStorage that throws on access (blocked third-party iframe) means memory only", async () => {
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, "localStorage");
+  Object.defineProperty(globalThis, "localStorage", {
+    configurable: true,
+    get() {
+      throw new Error("SecurityError: access is denied for this document");
+    },
+  });
+  try {
+    FakeSocket.all = [];
+    const client = new BrokerClient({ url: "https://broker.example.com", WebSocket: FakeSocket });
+    FakeSocket.all[0].hello();
+    FakeSocket.all[0].frame(signedin("demo"));
+    assert.equal(client.isSignedIn("demo"), true, "the handle is kept in memory");
+    client.close();
+  } finally {
+    if (descriptor) Object.defineProperty(globalThis, "localStorage", descriptor);
+    else delete globalThis.localStorage;
+  }
+});
+
+test("a code not confirmed within the confirm frame's expires_in ends the sign-in with expired", { timeout: 3000 }, async () => {
+  const asked = [];
+  const { client, socket } = setup({ onConfirmCode: (provider, previous) => new Promise(() => asked.push(previous)) });
+  socket().hello();
+  const pending = client.signIn("demo");
+  await tick();
+  socket().frame({ type: "signin", provider: "demo", url: "https://broker.example.com/signin/T", expires_in: 120 });
+  socket().frame({ type: "confirm", provider: "demo", expires_in: 0.05 });
+  await assert.rejects(pending, (e) => e.code === "expired" && e.message.includes("code expired"));
+  assert.equal(asked.length, 1, "asked once, then given up when the broker no longer holds the tokens");
+  client.close();
+});
+
+test("a confirm the broker does not answer asks for the code again, saying so", { timeout: 3000 }, async () => {
+  mock.timers.enable({ apis: ["setTimeout"] });
+  try {
+    const asked = [];
+    const { client, socket } = setup({
+      onConfirmCode: async (provider, previous) => {
+        asked.push(previous ? previous.code : null);
+        return "ABCD1234";
+      },
+    });
+    socket().hello();
+    const pending = client.signIn("demo");
+    await tick();
+    socket().frame({ type: "signin", provider: "demo", url: "https://broker.example.com/signin/T", expires_in: 120 });
+    socket().frame({ type: "confirm", provider: "demo", expires_in: 300 });
+    for (let i = 0; i < 5 && !socket().lastSent("confirm"); i += 1) await tick();
+    assert.ok(socket().lastSent("confirm"), "the code was sent");
+    mock.timers.tick(14000);
+    await tick();
+    assert.deepEqual(asked, [null], "still waiting within the answer time");
+    mock.timers.tick(2000);
+    for (let i = 0; i < 5 && asked.length < 2; i += 1) await tick();
+    assert.deepEqual(asked, [null, "unavailable"]);
+    socket().frame(signedin("demo"));
+    assert.equal((await pending).provider, "demo");
+    client.close();
+  } finally {
+    mock.timers.reset();
+  }
 });

@@ -1,4 +1,5 @@
-//! `/static/oauth-broker-client.js`: the JavaScript client for pages on any origin.
+//! `/static/oauth-broker-client.js`: the JavaScript client for pages on any origin, and the
+//! broker's own page built on it.
 
 use crate::helpers::{TestApp, demo_only_settings};
 
@@ -30,4 +31,45 @@ async fn other_static_files_are_not_opened_to_other_origins() {
     let script = app.get("/static/app.js").await;
     assert_eq!(script.status, 200);
     assert!(script.header("access-control-allow-origin").is_none());
+}
+
+/// The page is built on the client: its script is a module that imports the client served
+/// beside it (no second copy of the protocol), told the broker's public URL; its heading is the
+/// provider's name.
+#[actix_web::test]
+async fn the_page_is_a_module_on_the_client_headed_by_the_providers_name() {
+    let app = TestApp::spawn(demo_only_settings()).await;
+    let page = app.get("/").await;
+    assert!(
+        page.body
+            .contains("<h1 id=\"title\">Demo music service</h1>")
+            && page.body.contains("<title>Demo music service</title>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<script type=\"module\" src=\"static/app.js?v="),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(&format!("\"brokerUrl\":\"{}\"", app.base)),
+        "the client is told the broker's public URL: {}",
+        page.body
+    );
+    let script = app.get("/static/app.js").await;
+    assert!(
+        script
+            .body
+            .contains("import { BrokerClient, BrokerError } from \"./oauth-broker-client.js\";"),
+        "app.js imports the client"
+    );
+    for frame_handling in ["new WebSocket", "\"ack\"", "resume=", "type: \"refresh\""] {
+        assert!(
+            !script.body.contains(frame_handling),
+            "app.js leaves {frame_handling} to the client"
+        );
+    }
 }

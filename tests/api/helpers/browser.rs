@@ -315,6 +315,32 @@ impl Browser {
         path
     }
 
+    /// Makes the current tab's viewport exactly `width` x `height` CSS pixels, as a dashboard
+    /// zone of that size frames the page, through Chromium's device emulation (a window cannot
+    /// be made that small); `None` ends the emulation.
+    pub fn emulate_viewport(&self, size: Option<(u32, u32)>) {
+        let session = self.driver.session.as_ref().expect("a WebDriver session");
+        let command = match size {
+            Some((width, height)) => json!({
+                "cmd": "Emulation.setDeviceMetricsOverride",
+                "params": { "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false },
+            }),
+            None => json!({ "cmd": "Emulation.clearDeviceMetricsOverride", "params": {} }),
+        };
+        let answer = raw_request_body(
+            self.driver.port,
+            "POST",
+            &format!("/session/{session}/goog/cdp/execute"),
+            &command.to_string(),
+        )
+        .expect("chromedriver answers");
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "{}: {answer}",
+            self.name
+        );
+    }
+
     /// The browser's console messages since the last call (chromedriver's log endpoint), as
     /// `(level, message)` pairs.
     pub fn console(&self) -> Vec<(String, String)> {
