@@ -183,6 +183,9 @@ async fn exchange(
         .await
         .map_err(|_| CompletionError::Unavailable)?
         .ok_or(CompletionError::UnknownState)?;
+    // From here the session hears how its sign-in ended (or the page says to try again), so
+    // it must not also be told that it expired.
+    super::expiry::ended(broker, &pending.session).await;
     if pending.provider != provider_in_path {
         return Err(CompletionError::ProviderMismatch {
             session: pending.session,

@@ -31,6 +31,7 @@ mod redis_sentinel;
 mod redis_tls;
 mod refresh;
 mod replicas;
+mod signin_expiry;
 mod signin_flow;
 mod tls;
 mod urls_from_configuration;
