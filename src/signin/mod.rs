@@ -11,7 +11,8 @@
 //! 5. [`refresh`]: the extension renews its access token with its sealed handle.
 //!
 //! Beside them, [`expiry`]: a sign-in whose link or pending authorization runs out unused is
-//! reported to the session that began it, so no extension waits for ever.
+//! reported to the session that began it, so no extension waits for ever; and [`receipt`]:
+//! the completion page's browser may reload it and see the same code.
 //!
 //! Each step has one error enum; the web layer maps each variant once to what people see.
 
@@ -20,6 +21,7 @@ pub mod begin;
 pub mod complete;
 pub mod confirm;
 pub mod expiry;
+pub mod receipt;
 pub mod refresh;
 
 use crate::broker::Broker;

@@ -133,6 +133,7 @@ pub fn completion_failed(error: &CompletionError) -> Option<ServerMessage> {
         CompletionError::BadQuery
         | CompletionError::MissingState
         | CompletionError::UnknownState
+        | CompletionError::Replayed
         | CompletionError::UnknownProvider
         | CompletionError::Unavailable => return None,
     };

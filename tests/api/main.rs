@@ -11,6 +11,7 @@ mod helpers;
 mod abuse;
 mod browser;
 mod browser_client;
+mod browser_completion;
 mod browser_recovery;
 mod browser_tableau;
 mod cli;
