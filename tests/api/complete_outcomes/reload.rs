@@ -13,13 +13,13 @@ use serde_json::json;
 
 /// A completion whose page showed a code: the page's URL, the cookie it set (`name=value`)
 /// and the code.
-struct Answered {
-    url: String,
-    cookie: String,
-    code: String,
+pub(super) struct Answered {
+    pub(super) url: String,
+    pub(super) cookie: String,
+    pub(super) code: String,
 }
 
-async fn answered(app: &TestApp, ws: &mut WsClient, code: &str) -> Answered {
+pub(super) async fn answered(app: &TestApp, ws: &mut WsClient, code: &str) -> Answered {
     let state = begun_state(app, ws, "mock").await;
     let url = app.url(&format!("/complete/mock?code={code}&state={state}"));
     let page = app.get(&url).await;
@@ -36,7 +36,7 @@ async fn answered(app: &TestApp, ws: &mut WsClient, code: &str) -> Answered {
 }
 
 /// GET with a `Cookie` header, as the browser sends it on a reload.
-async fn get_with_cookie(app: &TestApp, url: &str, cookie: &str) -> Response {
+pub(super) async fn get_with_cookie(app: &TestApp, url: &str, cookie: &str) -> Response {
     let mut response = app
         .http
         .get(url)

@@ -2,24 +2,13 @@
 //! clocks: the expiry of a sign-in follows it from replica to replica.
 
 use super::{REPORTED_AFTER, STATE_TTL, TICKET_TTL, expect_expired, nothing_arrives, settings};
+use crate::helpers::TestApp;
 use crate::helpers::mock_provider::MockProvider;
 use crate::helpers::processes::RedisServer;
-use crate::helpers::{SEAL_KEY, TestApp, WAIT};
-use secrecy::SecretString;
-use std::time::{Duration, Instant};
 
 /// A replica over `redis`, once it is ready.
 async fn replica(redis: &RedisServer, mock: &MockProvider) -> TestApp {
-    let mut settings = settings(mock);
-    settings.store.redis_url = Some(SecretString::from(redis.url()));
-    settings.secrets.seal_key = Some(SecretString::from(SEAL_KEY));
-    let app = TestApp::spawn(settings).await;
-    let deadline = Instant::now() + WAIT;
-    while app.get("/readyz").await.status != 200 {
-        assert!(Instant::now() < deadline, "the replica never got ready");
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    app
+    TestApp::spawn_over_redis(settings(mock), &redis.url()).await
 }
 
 fn advance_both(a: &TestApp, b: &TestApp, secs: u64) {
