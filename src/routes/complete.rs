@@ -113,22 +113,25 @@ fn request_cookie(req: &HttpRequest, name: &str) -> Option<String> {
 /// `Secure` when that URL is HTTPS, and `SameSite=Lax` so that it comes back when the page is
 /// reloaded after the provider's cross-site redirect (`Strict` would withhold it there).
 fn set_cookie(broker: &Broker, cookie: &ReceiptCookie) -> HeaderValue {
-    let base = &broker.callback_base;
-    let path = url::Url::parse(base)
+    let line = cookie_line(&broker.callback_base, cookie);
+    HeaderValue::from_str(&line).expect("cookie names, values and paths are header-safe")
+}
+
+fn cookie_line(callback_base: &str, cookie: &ReceiptCookie) -> String {
+    let path = url::Url::parse(callback_base)
         .map(|url| url.path().trim_end_matches('/').to_owned())
         .unwrap_or_default();
-    let secure = if base.starts_with("https://") {
+    let secure = if callback_base.starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
-    let line = format!(
+    format!(
         "{}={}; Path={path}/complete/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
         cookie.name,
         cookie.value.expose(),
         cookie.max_age_secs
-    );
-    HeaderValue::from_str(&line).expect("cookie names, values and paths are header-safe")
+    )
 }
 
 impl ResponseError for CompletionError {
@@ -209,5 +212,31 @@ impl ResponseError for CompletionError {
             }
             CompletionError::Unavailable => pages::unavailable(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::CompletionCookie;
+
+    fn cookie() -> ReceiptCookie {
+        ReceiptCookie {
+            name: "oauth_broker_receipt_0123".into(),
+            value: CompletionCookie::new("v4lue"),
+            max_age_secs: 900,
+        }
+    }
+
+    #[test]
+    fn the_cookie_is_scoped_to_complete_under_the_callback_path_and_secure_over_https() {
+        assert_eq!(
+            cookie_line("http://127.0.0.1:8080", &cookie()),
+            "oauth_broker_receipt_0123=v4lue; Path=/complete/; Max-Age=900; HttpOnly; SameSite=Lax"
+        );
+        assert_eq!(
+            cookie_line("https://host.example/broker", &cookie()),
+            "oauth_broker_receipt_0123=v4lue; Path=/broker/complete/; Max-Age=900; HttpOnly; SameSite=Lax; Secure"
+        );
     }
 }
