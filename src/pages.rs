@@ -2,7 +2,12 @@
 //! self-contained, and served with the strict headers the contract lists.
 //!
 //! Pages carry no script and no outside resource; their one stylesheet is inline and allowed by
-//! its hash, so the Content-Security-Policy can stay `default-src 'none'`.
+//! its hash, so the Content-Security-Policy can stay `default-src 'none'`. The confirmation
+//! code page refreshes itself with a `<meta http-equiv="refresh">` (which no CSP directive
+//! governs) so that it can say when the code was typed.
+//!
+//! The completion page's states are built here, once each: the first answer and a reload in
+//! the same browser show the very same text.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -26,6 +31,42 @@ pub fn unavailable() -> HttpResponse {
         .respond(StatusCode::SERVICE_UNAVAILABLE)
 }
 
+/// How often the confirmation code page asks again whether the code was typed. Each ask is one
+/// request with two store reads; a person takes longer than this to type eight characters.
+pub const CODE_PAGE_REFRESH_SECS: u32 = 5;
+
+/// The confirmation code, and where to type it; `expires_in` is how long it still works.
+pub fn confirmation_code(code: &str, expires_in: u64) -> Page {
+    let minutes = expires_in.div_ceil(60).max(1);
+    let shown = match (code.get(..4), code.get(4..)) {
+        (Some(head), Some(tail)) if !tail.is_empty() => format!("{head}-{tail}"),
+        _ => code.to_owned(),
+    };
+    Page::ok("Your confirmation code", "Almost done: type this code in your dashboard")
+        .highlight(shown)
+        .para(format!(
+            "Go back to your dashboard and type this code where it asks for it, within {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        ))
+        .para("Type it only into the dashboard where you pressed Sign in yourself, just now. If anyone asks you for this code, or sent you the link that brought you here, don't give it: it would hand them your sign-in.")
+        .para("This page will say so once the code has been typed.")
+        .refresh_every(CODE_PAGE_REFRESH_SECS)
+}
+
+/// The tokens reached the dashboard.
+pub fn signed_in() -> Page {
+    Page::ok("Signed in", "You're signed in")
+        .para("Go back to your dashboard; it has your sign-in now.")
+        .para("You can close this window.")
+}
+
+/// A reload of the code page once the code can no longer be used.
+pub fn code_no_longer_valid() -> Page {
+    Page::problem("Sign-in not finished", "This code can no longer be used")
+        .para("It ran out, was typed wrong too many times, or a newer sign-in replaced it. For your safety each code works once, for a few minutes.")
+        .para("Go back to your dashboard and press Sign in again.")
+}
+
 /// What a page says: a title, a heading, and paragraphs of plain text (escaped here), plus an
 /// optional highlighted value (the confirmation code) and an optional form (the demo consent).
 #[derive(Debug, Default)]
@@ -38,6 +79,8 @@ pub struct Page {
     pub trusted_html: Option<String>,
     /// "ok" or "problem": chooses the accent colour.
     pub tone: Tone,
+    /// Reload the page after this many seconds.
+    pub refresh_secs: Option<u32>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +119,11 @@ impl Page {
         self
     }
 
+    pub fn refresh_every(mut self, secs: u32) -> Self {
+        self.refresh_secs = Some(secs);
+        self
+    }
+
     pub fn trusted_html(mut self, html: String) -> Self {
         self.trusted_html = Some(html);
         self
@@ -97,7 +145,12 @@ impl Page {
         if let Some(html) = &self.trusted_html {
             body.push_str(html);
         }
+        let head = match self.refresh_secs {
+            Some(secs) => format!("<meta http-equiv=\"refresh\" content=\"{secs}\">\n"),
+            None => String::new(),
+        };
         PAGE_TEMPLATE
+            .replace("{{head}}", &head)
             .replace("{{style}}", PAGE_STYLE)
             .replace("{{title}}", &escape(&self.title))
             .replace(
@@ -176,6 +229,19 @@ mod tests {
         assert!(!html.contains("<script>x"));
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("&lt;b&gt;"));
+    }
+
+    #[test]
+    fn only_the_code_page_refreshes_itself() {
+        let code = confirmation_code("ABCD2345", 300).render();
+        assert!(code.contains("ABCD-2345"));
+        assert!(code.contains(&format!(
+            "<meta http-equiv=\"refresh\" content=\"{CODE_PAGE_REFRESH_SECS}\">"
+        )));
+        assert!(code.contains("within 5 minutes"));
+        assert!(!signed_in().render().contains("http-equiv"));
+        assert!(!code_no_longer_valid().render().contains("http-equiv"));
+        assert!(!Page::ok("a", "b").render().contains("{{head}}"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! has to.
 
 use crate::secrets::{
-    ConfirmationCode, Nonce, PkceVerifier, ResumeSecret, SessionId, State, Ticket,
+    CompletionCookie, ConfirmationCode, Nonce, PkceVerifier, ResumeSecret, SessionId, State, Ticket,
 };
 use rand::RngExt;
 use rand::distr::{Alphanumeric, SampleString};
@@ -38,6 +38,11 @@ pub fn ticket() -> Ticket {
 
 pub fn state() -> State {
     State::new(opaque_token())
+}
+
+/// The completion page's cookie value: 32 alphanumerics, like `state`.
+pub fn completion_cookie() -> CompletionCookie {
+    CompletionCookie::new(opaque_token())
 }
 
 /// OpenID Connect `nonce`: 32 alphanumerics, like `state`, and as unguessable.

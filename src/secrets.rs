@@ -139,7 +139,14 @@ secret_type!(
     SharedRefresh
 );
 
+secret_type!(
+    /// The value of the cookie a completion page sets, by which a reload in the same browser
+    /// is told from the same URL replayed elsewhere. Only its keyed digest is stored.
+    CompletionCookie
+);
+
 cloneable!(
+    CompletionCookie,
     SharedRefresh,
     SessionId,
     ResumeSecret,

@@ -1,20 +1,23 @@
 //! `GET /complete/{provider}`: the redirect URI. The sign-in step (`signin::complete`) checks
 //! and spends the `state` and exchanges the code; this hands the result to the `SessionHub`
 //! (`TokenReady`), which routes it to the session that began the sign-in, and answers the page
-//! that tells the person what happened.
+//! that tells the person what happened. Its first answer sets the cookie by which a reload in
+//! the same browser shows the same page (`signin::receipt`); a reload routes nothing.
 
 use super::request_limit;
 use crate::broker::Broker;
 use crate::oauth::TokenClient;
 use crate::pages::{self, Page};
 use crate::secrets::SessionId;
-use crate::signin::complete::{Completed, CompletionError, complete};
+use crate::signin::complete::{Completed, CompletionError, Outcome, complete};
+use crate::signin::receipt::{ReceiptCookie, Reloaded};
 use crate::telemetry::catalog;
 use crate::ws::answers;
 use crate::ws::hub::{SessionHub, TokenReady};
 use crate::ws::protocol::ServerMessage;
 use actix::Addr;
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 pub async fn finish(
@@ -25,8 +28,11 @@ pub async fn finish(
     hub: web::Data<Addr<SessionHub>>,
 ) -> actix_web::Result<HttpResponse> {
     request_limit::check(&broker, &req).await?;
-    let completed = match complete(&broker, &tokens, &path, req.query_string()).await {
-        Ok(completed) => completed,
+    let sent_cookie = |name: &str| request_cookie(&req, name);
+    let outcome = complete(&broker, &tokens, &path, req.query_string(), sent_cookie).await;
+    let completed = match outcome {
+        Ok(Outcome::Completed(completed)) => *completed,
+        Ok(Outcome::Reloaded(reloaded)) => return Ok(reloaded_page(&reloaded)),
         Err(failure) => {
             // The sign-in that session began is over: it is told, so no extension waits.
             if let (Some(session), Some(frame)) =
@@ -37,7 +43,11 @@ pub async fn finish(
             return Err(failure.into());
         }
     };
-    let page = completed_page(&broker, &completed);
+    let mut page = completed_page(&broker, &completed);
+    if let Some(cookie) = completed.cookie() {
+        page.headers_mut()
+            .append(header::SET_COOKIE, set_cookie(&broker, cookie));
+    }
     let session = completed.session().clone();
     let (provider, signed_in) = match &completed {
         Completed::SignedIn { grant, .. } => (grant.provider.clone(), true),
@@ -68,23 +78,60 @@ async fn tell(hub: &Addr<SessionHub>, session: SessionId, frame: ServerMessage) 
 
 fn completed_page(broker: &Broker, completed: &Completed) -> HttpResponse {
     match completed {
-        Completed::SignedIn { .. } => Page::ok("Signed in", "You're signed in")
-            .para("Go back to your dashboard; it has your sign-in now.")
-            .para("You can close this window.")
-            .respond(StatusCode::OK),
+        Completed::SignedIn { .. } => pages::signed_in().respond(StatusCode::OK),
         Completed::AwaitingCode { code, .. } => {
-            let code = code.expose();
-            let minutes = broker.settings.signin.confirm_ttl_secs.div_ceil(60);
-            Page::ok("Your confirmation code", "Almost done: type this code in your dashboard")
-                .highlight(format!("{}-{}", &code[..4], &code[4..]))
-                .para(format!(
-                    "Go back to your dashboard and type this code where it asks for it, within {minutes} minute{}.",
-                    if minutes == 1 { "" } else { "s" }
-                ))
-                .para("Type it only into the dashboard where you pressed Sign in yourself, just now. If anyone asks you for this code, or sent you the link that brought you here, don't give it: it would hand them your sign-in.")
+            pages::confirmation_code(code.expose(), broker.settings.signin.confirm_ttl_secs)
                 .respond(StatusCode::OK)
         }
     }
+}
+
+fn reloaded_page(reloaded: &Reloaded) -> HttpResponse {
+    match reloaded {
+        Reloaded::AwaitingCode { code, expires_in } => {
+            pages::confirmation_code(code.expose(), *expires_in).respond(StatusCode::OK)
+        }
+        Reloaded::Delivered => pages::signed_in().respond(StatusCode::OK),
+        // The sign-in is over without this browser doing anything wrong: not a bad request.
+        Reloaded::Over => pages::code_no_longer_valid().respond(StatusCode::OK),
+    }
+}
+
+/// The value of the request's cookie `name`. Ours are `[a-z0-9_]=[A-Za-z0-9]`: nothing to
+/// unquote or decode, and anything else is not ours.
+fn request_cookie(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// `HttpOnly` (no script reads it), only for `/complete/` under the callback URL's path,
+/// `Secure` when that URL is HTTPS, and `SameSite=Lax` so that it comes back when the page is
+/// reloaded after the provider's cross-site redirect (`Strict` would withhold it there).
+fn set_cookie(broker: &Broker, cookie: &ReceiptCookie) -> HeaderValue {
+    let line = cookie_line(&broker.callback_base, cookie);
+    HeaderValue::from_str(&line).expect("cookie names, values and paths are header-safe")
+}
+
+fn cookie_line(callback_base: &str, cookie: &ReceiptCookie) -> String {
+    let path = url::Url::parse(callback_base)
+        .map(|url| url.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    let secure = if callback_base.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={}; Path={path}/complete/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        cookie.name,
+        cookie.value.expose(),
+        cookie.max_age_secs
+    )
 }
 
 impl ResponseError for CompletionError {
@@ -93,6 +140,7 @@ impl ResponseError for CompletionError {
             CompletionError::BadQuery
             | CompletionError::MissingState
             | CompletionError::UnknownState
+            | CompletionError::Replayed
             | CompletionError::ProviderMismatch { .. }
             | CompletionError::UnknownProvider
             | CompletionError::MissingCode { .. } => StatusCode::BAD_REQUEST,
@@ -118,6 +166,7 @@ impl ResponseError for CompletionError {
                     .respond(status)
             }
             CompletionError::UnknownState
+            | CompletionError::Replayed
             | CompletionError::ProviderMismatch { .. }
             | CompletionError::UnknownProvider => {
                 Page::problem("Sign-in expired", "This sign-in can't be completed")
@@ -163,5 +212,31 @@ impl ResponseError for CompletionError {
             }
             CompletionError::Unavailable => pages::unavailable(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::CompletionCookie;
+
+    fn cookie() -> ReceiptCookie {
+        ReceiptCookie {
+            name: "oauth_broker_receipt_0123".into(),
+            value: CompletionCookie::new("v4lue"),
+            max_age_secs: 900,
+        }
+    }
+
+    #[test]
+    fn the_cookie_is_scoped_to_complete_under_the_callback_path_and_secure_over_https() {
+        assert_eq!(
+            cookie_line("http://127.0.0.1:8080", &cookie()),
+            "oauth_broker_receipt_0123=v4lue; Path=/complete/; Max-Age=900; HttpOnly; SameSite=Lax"
+        );
+        assert_eq!(
+            cookie_line("https://host.example/broker", &cookie()),
+            "oauth_broker_receipt_0123=v4lue; Path=/broker/complete/; Max-Age=900; HttpOnly; SameSite=Lax; Secure"
+        );
     }
 }

@@ -86,12 +86,13 @@ pub async fn upgrade(
         return refuse_unavailable("too many connections; try again shortly");
     };
 
-    let (session, resume_failed) = match resume {
-        Ok(None) => (random::session_id(), false),
-        Err(InvalidResume) => (random::session_id(), true),
+    // (session, resume_failed, resumed)
+    let (session, resume_failed, resumed) = match resume {
+        Ok(None) => (random::session_id(), false, false),
+        Err(InvalidResume) => (random::session_id(), true, false),
         Ok(Some(secret)) => match broker.store.take_resume(&secret).await {
-            Ok(Some(session)) => (session, false),
-            Ok(None) => (random::session_id(), true),
+            Ok(Some(session)) => (session, false, true),
+            Ok(None) => (random::session_id(), true, false),
             Err(_) => {
                 // The store may still be coming up (a replica just restarted): a new session
                 // now would lose the old one for good, so let the page retry its resume.
@@ -108,6 +109,7 @@ pub async fn upgrade(
         hub: hub.get_ref().clone(),
         session,
         resume_failed,
+        resumed,
         client,
         slot,
     });

@@ -9,7 +9,7 @@ use crate::oauth::authorize::authorize_url;
 use crate::oauth::pkce;
 use crate::random;
 use crate::secrets::Ticket;
-use crate::store::PendingAuthorization;
+use crate::store::{AwaitedStep, PendingAuthorization};
 use crate::telemetry::catalog;
 use url::Url;
 
@@ -63,6 +63,7 @@ async fn start_authorization(broker: &Broker, ticket: &str) -> Result<Url, LinkE
     let nonce = provider.openid.as_ref().map(|_| random::nonce());
     let url = authorize_url(provider, &state, &challenge, nonce.as_ref())
         .ok_or(LinkError::Unavailable)?;
+    let session = record.session.clone();
     let pending = PendingAuthorization {
         session: record.session,
         provider: provider.name.clone(),
@@ -75,5 +76,7 @@ async fn start_authorization(broker: &Broker, ticket: &str) -> Result<Url, LinkE
         .put_pending(&state, pending, ttl)
         .await
         .map_err(|_| LinkError::Unavailable)?;
+    // The link is spent: the sign-in now waits for the person to come back from the provider.
+    super::expiry::awaiting(broker, &session, &provider.name, AwaitedStep::Provider, ttl).await;
     Ok(url)
 }

@@ -5,7 +5,7 @@ use crate::broker::Broker;
 use crate::limits::{Decision, Limit};
 use crate::random;
 use crate::secrets::{SessionId, SigninLink};
-use crate::store::SigninTicket;
+use crate::store::{AwaitedStep, SigninTicket};
 use crate::telemetry::catalog;
 
 /// The link to open in a new window.
@@ -14,6 +14,8 @@ pub struct LinkIssued {
     pub provider: String,
     pub url: SigninLink,
     pub expires_in: u64,
+    /// When to look whether the link expired unused ([`super::expiry::check`]).
+    pub check_expiry_at: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +74,8 @@ pub async fn begin(
         return Err(BeginError::Unavailable { provider: name });
     }
     catalog::signin_started(&name);
+    let check_expiry_at =
+        super::expiry::awaiting(broker, session, &name, AwaitedStep::Link, ttl).await;
     Ok(LinkIssued {
         url: SigninLink::new(format!(
             "{}/signin/{}",
@@ -80,5 +84,6 @@ pub async fn begin(
         )),
         provider: name,
         expires_in: ttl,
+        check_expiry_at,
     })
 }

@@ -5,10 +5,15 @@
 //! person types the code shown on the page into the extension; otherwise they go to the
 //! session at once.
 //!
+//! A `state` already spent is a reload when the browser that got the first answer sends back
+//! its cookie ([`super::receipt`]): the same page again, with no second exchange and nothing
+//! for the session; without that cookie it is a replay.
+//!
 //! For OpenID Connect, the redirect's `iss` must be the issuer's (RFC 9207 §2.4; required when
 //! the metadata promises it), and the ID token from the exchange must validate, with this
 //! authorization's `nonce` (Core §3.1.3.7), before anything reaches the session.
 
+use super::receipt::{self, NotThisBrowsers, ReceiptCookie, Reloaded};
 use super::{Grant, is_opaque_token};
 use crate::broker::Broker;
 use crate::oauth::oidc::IdTokenError;
@@ -20,17 +25,31 @@ use crate::secrets::{AuthorizationCode, ConfirmationCode, SessionId, State};
 use crate::store::HeldGrant;
 use crate::telemetry::catalog;
 
+/// What the redirect back came to.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The code was exchanged: the session is to be told.
+    Completed(Box<Completed>),
+    /// The browser that got the page asked again: the page only, the session hears nothing.
+    Reloaded(Reloaded),
+}
+
 /// A completed exchange: what the session is to be told, and what the page shows.
 #[derive(Debug)]
 pub enum Completed {
     /// Tokens for the session now (`signin.confirm_code` off).
-    SignedIn { session: SessionId, grant: Grant },
+    SignedIn {
+        session: SessionId,
+        grant: Grant,
+        cookie: Option<ReceiptCookie>,
+    },
     /// Tokens held for the session until the code shown on the page is typed.
     AwaitingCode {
         session: SessionId,
         provider: String,
         code: ConfirmationCode,
         expires_in: u64,
+        cookie: Option<ReceiptCookie>,
     },
 }
 
@@ -39,6 +58,15 @@ impl Completed {
         match self {
             Completed::SignedIn { session, .. } | Completed::AwaitingCode { session, .. } => {
                 session
+            }
+        }
+    }
+
+    /// The cookie for a reload of the page, if the receipt could be kept.
+    pub fn cookie(&self) -> Option<&ReceiptCookie> {
+        match self {
+            Completed::SignedIn { cookie, .. } | Completed::AwaitingCode { cookie, .. } => {
+                cookie.as_ref()
             }
         }
     }
@@ -61,6 +89,8 @@ pub enum CompletionError {
     MissingState,
     #[error("the state is unknown, used or expired")]
     UnknownState,
+    #[error("the state was answered already, to another browser")]
+    Replayed,
     #[error("the state was minted for another provider")]
     ProviderMismatch {
         session: SessionId,
@@ -111,6 +141,7 @@ impl CompletionError {
             CompletionError::BadQuery => "bad_query",
             CompletionError::MissingState => "missing_state",
             CompletionError::UnknownState => "unknown_state",
+            CompletionError::Replayed => "replayed_completion",
             CompletionError::ProviderMismatch { .. } => "provider_mismatch",
             CompletionError::UnknownProvider => "unknown_provider",
             CompletionError::Denied { .. } => "access_denied",
@@ -144,6 +175,7 @@ impl CompletionError {
             CompletionError::BadQuery
                 | CompletionError::MissingState
                 | CompletionError::UnknownState
+                | CompletionError::Replayed
                 | CompletionError::ProviderMismatch { .. }
                 | CompletionError::UnknownProvider
                 | CompletionError::MissingCode { .. }
@@ -152,14 +184,15 @@ impl CompletionError {
 }
 
 /// Completes the authorization that `query` (the redirect's query string) answers for the
-/// provider named in the path.
+/// provider named in the path. `cookie` gives the value of the browser's cookie of that name.
 pub async fn complete(
     broker: &Broker,
     tokens: &TokenClient,
     provider_in_path: &str,
     query: &str,
-) -> Result<Completed, CompletionError> {
-    let result = exchange(broker, tokens, provider_in_path, query).await;
+    cookie: impl Fn(&str) -> Option<String>,
+) -> Result<Outcome, CompletionError> {
+    let result = exchange(broker, tokens, provider_in_path, query, cookie).await;
     if let Err(e) = &result {
         record_failure(broker, provider_in_path, e);
     }
@@ -171,18 +204,31 @@ async fn exchange(
     tokens: &TokenClient,
     provider_in_path: &str,
     query: &str,
-) -> Result<Completed, CompletionError> {
+    cookie: impl Fn(&str) -> Option<String>,
+) -> Result<Outcome, CompletionError> {
     let query = StrictQuery::parse(query.as_bytes()).map_err(|_| CompletionError::BadQuery)?;
     let state = query.get("state").ok_or(CompletionError::MissingState)?;
     if !is_opaque_token(state) {
         return Err(CompletionError::UnknownState);
     }
-    let pending = broker
+    let state = State::new(state);
+    let taken = broker
         .store
-        .take_pending(&State::new(state))
+        .take_pending(&state)
         .await
-        .map_err(|_| CompletionError::Unavailable)?
-        .ok_or(CompletionError::UnknownState)?;
+        .map_err(|_| CompletionError::Unavailable)?;
+    let Some(pending) = taken else {
+        let sent = cookie(&receipt::cookie_name(broker, &state));
+        return match receipt::reload(broker, provider_in_path, &state, sent.as_deref()).await {
+            Ok(Ok(reloaded)) => Ok(Outcome::Reloaded(reloaded)),
+            Ok(Err(NotThisBrowsers::Unknown)) => Err(CompletionError::UnknownState),
+            Ok(Err(NotThisBrowsers::Replayed)) => Err(CompletionError::Replayed),
+            Err(_) => Err(CompletionError::Unavailable),
+        };
+    };
+    // From here the session hears how its sign-in ended (or the page says to try again), so
+    // it must not also be told that it expired.
+    super::expiry::ended(broker, &pending.session).await;
     if pending.provider != provider_in_path {
         return Err(CompletionError::ProviderMismatch {
             session: pending.session,
@@ -283,25 +329,30 @@ async fn exchange(
     };
     let signin = &broker.settings.signin;
     if !signin.confirm_code {
-        return Ok(Completed::SignedIn {
+        let cookie = receipt::keep(broker, &state, &session, &provider.name, None).await;
+        return Ok(Outcome::Completed(Box::new(Completed::SignedIn {
             grant: Grant::seal_with_identity(broker, &provider.name, token_set, claims),
             session,
-        });
+            cookie,
+        })));
     }
     let code = random::confirm_code();
     let held = HeldGrant::new(&provider.name, token_set, &code, signin.confirm_attempts)
-        .with_claims(claims);
+        .with_claims(claims)
+        .with_receipt(&state);
     broker
         .store
         .hold_grant(&session, &held, signin.confirm_ttl_secs)
         .await
         .map_err(|_| CompletionError::Unavailable)?;
-    Ok(Completed::AwaitingCode {
+    let cookie = receipt::keep(broker, &state, &session, &provider.name, Some(&code)).await;
+    Ok(Outcome::Completed(Box::new(Completed::AwaitingCode {
         session,
         provider: provider.name.clone(),
         code,
         expires_in: signin.confirm_ttl_secs,
-    })
+        cookie,
+    })))
 }
 
 fn record_failure(broker: &Broker, provider_in_path: &str, error: &CompletionError) {

@@ -59,6 +59,9 @@ pub async fn confirm(
     match outcome {
         ConfirmOutcome::Granted(held) => {
             catalog::signin_completed(&held.provider);
+            if let Some(state) = &held.receipt {
+                super::receipt::note_delivered(broker, state).await;
+            }
             Ok(Grant::seal_with_identity(
                 broker,
                 &held.provider,

@@ -10,12 +10,18 @@
 //! 4. [`confirm`]: the person types that code into the extension; the held tokens go out.
 //! 5. [`refresh`]: the extension renews its access token with its sealed handle.
 //!
+//! Beside them, [`expiry`]: a sign-in whose link or pending authorization runs out unused is
+//! reported to the session that began it, so no extension waits for ever; and [`receipt`]:
+//! the completion page's browser may reload it and see the same code.
+//!
 //! Each step has one error enum; the web layer maps each variant once to what people see.
 
 pub mod authorize;
 pub mod begin;
 pub mod complete;
 pub mod confirm;
+pub mod expiry;
+pub mod receipt;
 pub mod refresh;
 
 use crate::broker::Broker;

@@ -3,11 +3,11 @@
 //! is live.
 
 use super::{
-    ConfirmOutcome, HeldGrant, MAX_UNACKED_PER_SESSION, PendingAuthorization, SigninTicket,
-    UnackedFrame, code_matches,
+    AwaitedCheck, AwaitedSignin, CompletionReceipt, ConfirmOutcome, HeldGrant,
+    MAX_UNACKED_PER_SESSION, PendingAuthorization, SigninTicket, UnackedFrame, code_matches,
 };
 use crate::clock::SharedClock;
-use crate::secrets::{ResumeSecret, SessionId, State, Ticket};
+use crate::secrets::{ConfirmationCode, ResumeSecret, SessionId, State, Ticket};
 use crate::telemetry::catalog::{self, UnackedEvent};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -33,6 +33,8 @@ pub struct MemoryStore {
     held: Table<HeldGrant>,
     resume: Table<SessionId>,
     unacked: Table<Vec<UnackedFrame>>,
+    awaited: Table<AwaitedSignin>,
+    receipts: Table<CompletionReceipt>,
 }
 
 fn lock<T>(table: &Table<T>) -> std::sync::MutexGuard<'_, HashMap<String, Expiring<T>>> {
@@ -50,6 +52,8 @@ impl MemoryStore {
             held: Mutex::default(),
             resume: Mutex::default(),
             unacked: Mutex::default(),
+            awaited: Mutex::default(),
+            receipts: Mutex::default(),
         }
     }
 
@@ -226,6 +230,48 @@ impl MemoryStore {
         }
     }
 
+    pub fn await_signin(&self, session: &SessionId, awaited: AwaitedSignin, ttl_secs: u64) {
+        self.put(&self.awaited, session.expose(), awaited, ttl_secs);
+    }
+
+    pub fn take_due_signin(&self, session: &SessionId, now_millis: u64) -> AwaitedCheck {
+        let live_at = self.clock.now_millis();
+        let mut awaited = lock(&self.awaited);
+        match awaited.get(session.expose()) {
+            Some(entry) if entry.live(live_at) => {
+                if entry.value.due_millis > now_millis {
+                    return AwaitedCheck::Until(entry.value.due_millis);
+                }
+                let entry = awaited.remove(session.expose()).expect("present");
+                AwaitedCheck::Due(entry.value)
+            }
+            _ => AwaitedCheck::Nothing,
+        }
+    }
+
+    pub fn end_awaited_signin(&self, session: &SessionId) {
+        lock(&self.awaited).remove(session.expose());
+    }
+
+    pub fn keep_receipt(&self, state: &State, receipt: CompletionReceipt, ttl_secs: u64) {
+        self.put(&self.receipts, state.expose(), receipt, ttl_secs);
+    }
+
+    pub fn receipt(&self, state: &State) -> Option<CompletionReceipt> {
+        let now = self.clock.now_millis();
+        lock(&self.receipts)
+            .get(state.expose())
+            .filter(|e| e.live(now))
+            .map(|e| e.value.clone())
+    }
+
+    pub fn holds_code(&self, session: &SessionId, code: &ConfirmationCode) -> bool {
+        let now = self.clock.now_millis();
+        lock(&self.held)
+            .get(session.expose())
+            .is_some_and(|e| e.live(now) && code_matches(&e.value.code, code.expose()))
+    }
+
     /// Drops every expired record; called periodically. Frames that expired unacknowledged
     /// are counted in the metrics.
     pub fn sweep(&self) -> usize {
@@ -247,6 +293,8 @@ impl MemoryStore {
             + sweep_table(&self.held, now)
             + sweep_table(&self.resume, now)
             + sweep_table(&self.unacked, now)
+            + sweep_table(&self.awaited, now)
+            + sweep_table(&self.receipts, now)
     }
 }
 
@@ -281,6 +329,7 @@ mod tests {
             claims: None,
             code: ConfirmationCode::new(code),
             attempts_left: attempts,
+            receipt: None,
         }
     }
 
@@ -378,6 +427,58 @@ mod tests {
         s.expire_unacked(&session, 10);
         clock.advance_secs(11);
         assert!(s.unacked(&session).is_empty());
+    }
+
+    fn awaited(due_millis: u64) -> AwaitedSignin {
+        AwaitedSignin {
+            provider: "demo".into(),
+            step: super::super::AwaitedStep::Link,
+            due_millis,
+        }
+    }
+
+    #[test]
+    fn an_awaited_signin_is_taken_once_and_only_when_due() {
+        let (_, s) = store();
+        let session = SessionId::new("s");
+        s.await_signin(&session, awaited(5_000), 60);
+        assert_eq!(
+            s.take_due_signin(&session, 4_999),
+            AwaitedCheck::Until(5_000)
+        );
+        assert_eq!(
+            s.take_due_signin(&session, 5_000),
+            AwaitedCheck::Due(awaited(5_000))
+        );
+        assert_eq!(s.take_due_signin(&session, 9_999), AwaitedCheck::Nothing);
+    }
+
+    #[test]
+    fn a_later_step_replaces_the_awaited_signin_and_an_end_clears_it() {
+        let (_, s) = store();
+        let session = SessionId::new("s");
+        s.await_signin(&session, awaited(5_000), 60);
+        s.await_signin(&session, awaited(9_000), 60);
+        assert_eq!(
+            s.take_due_signin(&session, 6_000),
+            AwaitedCheck::Until(9_000)
+        );
+        s.end_awaited_signin(&session);
+        assert_eq!(s.take_due_signin(&session, 10_000), AwaitedCheck::Nothing);
+    }
+
+    #[test]
+    fn held_codes_are_checked_without_using_an_attempt() {
+        let (_, s) = store();
+        let session = SessionId::new("s");
+        s.hold_grant(&session, grant("ABCD2345", 1), 60);
+        assert!(s.holds_code(&session, &ConfirmationCode::new("ABCD2345")));
+        assert!(!s.holds_code(&session, &ConfirmationCode::new("ZZZZ2345")));
+        assert!(matches!(
+            s.confirm(&session, "ABCD2345"),
+            ConfirmOutcome::Granted(_)
+        ));
+        assert!(!s.holds_code(&session, &ConfirmationCode::new("ABCD2345")));
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! and the frames routed to a session that it has not acknowledged yet (kept for a resume,
 //! wherever it lands).
 //!
+//! Two records exist for the person rather than for the protocol: the sign-in a session is
+//! waiting on ([`AwaitedSignin`], so that one which ends without a result is reported), and the
+//! receipt of a completion page ([`CompletionReceipt`], so that its browser can reload it).
+//!
 //! Every record expires, and every "take" is single use: of two callers racing for one ticket
 //! or one `state`, exactly one gets it. The in-memory store serves one replica; the Redis store
 //! (chosen at start-up by `store.redis_url`) lets any replica serve any request.
@@ -59,6 +63,9 @@ pub struct HeldGrant {
     /// The code shown on the completion page, normalised (upper case, no separators).
     pub code: ConfirmationCode,
     pub attempts_left: u32,
+    /// The `state` whose completion page showed the code: its receipt notes the confirmation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<State>,
 }
 
 impl HeldGrant {
@@ -74,7 +81,13 @@ impl HeldGrant {
             claims: None,
             code: code.clone(),
             attempts_left: attempts,
+            receipt: None,
         }
+    }
+
+    pub fn with_receipt(mut self, state: &State) -> Self {
+        self.receipt = Some(state.clone());
+        self
     }
 
     pub fn with_claims(mut self, claims: Option<IdClaims>) -> Self {
@@ -92,6 +105,53 @@ impl HeldGrant {
             id_token: self.id_token.clone(),
         }
     }
+}
+
+/// A sign-in a session began and that has produced nothing yet: which step it waits on and
+/// when that step is over unless something happens. One per session, the latest step's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitedSignin {
+    pub provider: String,
+    pub step: AwaitedStep,
+    /// Milliseconds since the epoch, on the broker's clock.
+    pub due_millis: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AwaitedStep {
+    /// The sign-in link was handed out and not opened yet.
+    Link,
+    /// The link was opened; the person has not come back from the provider yet.
+    Provider,
+}
+
+/// What a look at a session's awaited sign-in found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwaitedCheck {
+    /// Nothing is awaited: the sign-in ended (or none was begun).
+    Nothing,
+    /// Still awaited, until then (milliseconds since the epoch).
+    Until(u64),
+    /// It was due: taken, so exactly one caller reports it.
+    Due(AwaitedSignin),
+}
+
+/// What a completion page showed, kept by `state` so that the browser that got it can reload
+/// it (and only that one: the cookie's digest must match).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletionReceipt {
+    pub session: SessionId,
+    pub provider: String,
+    /// Keyed digest of the cookie value the first answer set.
+    pub cookie_digest: String,
+    /// The code the page showed (none when confirmation codes are off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<ConfirmationCode>,
+    /// When the held tokens stop waiting for the code (milliseconds since the epoch).
+    pub code_due_millis: u64,
+    /// The tokens reached the session (the code was typed, or no code was needed).
+    pub delivered: bool,
 }
 
 /// The answer to a typed confirmation code.
@@ -400,6 +460,83 @@ impl SigninStore {
         match self {
             SigninStore::Memory(_) => Ok(()),
             SigninStore::Redis(r) => r.touch_resume(secret, ttl_secs).await,
+        }
+    }
+
+    /// Notes what a session's sign-in waits on now, replacing any earlier note (the latest
+    /// step, or the latest sign-in, is the one that can end without a result).
+    pub async fn await_signin(
+        &self,
+        session: &SessionId,
+        awaited: &AwaitedSignin,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(m) => {
+                m.await_signin(session, awaited.clone(), ttl_secs);
+                Ok(())
+            }
+            SigninStore::Redis(r) => r.await_signin(session, awaited, ttl_secs).await,
+        }
+    }
+
+    /// Takes the session's awaited sign-in if it was due by `now_millis`, atomically (one
+    /// report, whichever connection or replica looks); otherwise says until when it waits.
+    pub async fn take_due_signin(
+        &self,
+        session: &SessionId,
+        now_millis: u64,
+    ) -> Result<AwaitedCheck, StoreError> {
+        match self {
+            SigninStore::Memory(m) => Ok(m.take_due_signin(session, now_millis)),
+            SigninStore::Redis(r) => r.take_due_signin(session, now_millis).await,
+        }
+    }
+
+    /// The sign-in produced its result (or failed visibly): nothing is awaited any more.
+    pub async fn end_awaited_signin(&self, session: &SessionId) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(m) => {
+                m.end_awaited_signin(session);
+                Ok(())
+            }
+            SigninStore::Redis(r) => r.end_awaited_signin(session).await,
+        }
+    }
+
+    /// Keeps (or replaces) the receipt of the completion page answered for `state`.
+    pub async fn keep_receipt(
+        &self,
+        state: &State,
+        receipt: &CompletionReceipt,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(m) => {
+                m.keep_receipt(state, receipt.clone(), ttl_secs);
+                Ok(())
+            }
+            SigninStore::Redis(r) => r.keep_receipt(state, receipt, ttl_secs).await,
+        }
+    }
+
+    pub async fn receipt(&self, state: &State) -> Result<Option<CompletionReceipt>, StoreError> {
+        match self {
+            SigninStore::Memory(m) => Ok(m.receipt(state)),
+            SigninStore::Redis(r) => r.receipt(state).await,
+        }
+    }
+
+    /// Whether the session's held tokens still wait for this very code (not a newer sign-in's),
+    /// without using an attempt.
+    pub async fn holds_code(
+        &self,
+        session: &SessionId,
+        code: &ConfirmationCode,
+    ) -> Result<bool, StoreError> {
+        match self {
+            SigninStore::Memory(m) => Ok(m.holds_code(session, code)),
+            SigninStore::Redis(r) => r.holds_code(session, code).await,
         }
     }
 

@@ -64,3 +64,14 @@ if left <= 0 then
 end
 return {3, left}
 ";
+
+/// Takes the awaited sign-in (KEYS[1]) if it was due by ARGV[1] (the caller's clock, in ms):
+/// {2, sealed record}; else {1, due time}; {0, ''} when there is none.
+pub(super) const TAKE_DUE_SIGNIN_SCRIPT: &str = r"
+local due = redis.call('HGET', KEYS[1], 'd')
+if not due then return {0, ''} end
+if tonumber(due) > tonumber(ARGV[1]) then return {1, tonumber(due)} end
+local v = redis.call('HGET', KEYS[1], 'v')
+redis.call('DEL', KEYS[1])
+return {2, v}
+";

@@ -17,15 +17,16 @@
 
 use super::redis_scripts::{
     ACK_SCRIPT, CONFIRM_SCRIPT, MARK_SENT_SCRIPT, RELEASE_UNACKED_SCRIPT, SWEEP_UNACKED_SCRIPT,
+    TAKE_DUE_SIGNIN_SCRIPT,
 };
 pub use super::redis_target::RedisTarget;
 use super::redis_target::describe;
 use super::{
-    ConfirmOutcome, HeldGrant, MAX_UNACKED_PER_SESSION, PendingAuthorization, SigninTicket,
-    StoreError, UnackedFrame,
+    AwaitedCheck, AwaitedSignin, CompletionReceipt, ConfirmOutcome, HeldGrant,
+    MAX_UNACKED_PER_SESSION, PendingAuthorization, SigninTicket, StoreError, UnackedFrame,
 };
 use crate::sealing::{DigestKey, SealingKey};
-use crate::secrets::{ResumeSecret, SessionId, SharedRefresh, State, Ticket};
+use crate::secrets::{ConfirmationCode, ResumeSecret, SessionId, SharedRefresh, State, Ticket};
 use crate::telemetry::catalog::{self, UnackedEvent};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind, Script, Value};
@@ -84,6 +85,7 @@ pub struct RedisStore {
     ack: Script,
     release_unacked: Script,
     sweep_unacked: Script,
+    take_due_signin: Script,
 }
 
 impl RedisStore {
@@ -109,6 +111,7 @@ impl RedisStore {
             ack: Script::new(ACK_SCRIPT),
             release_unacked: Script::new(RELEASE_UNACKED_SCRIPT),
             sweep_unacked: Script::new(SWEEP_UNACKED_SCRIPT),
+            take_due_signin: Script::new(TAKE_DUE_SIGNIN_SCRIPT),
         });
         let background = store.clone();
         actix_rt::spawn(async move { background.run(target, events).await });
@@ -744,6 +747,103 @@ impl RedisStore {
             ttl,
         )
         .await
+    }
+
+    /// One hash per session: the due time in the clear (the script compares it with the
+    /// caller's clock), the record sealed to the key.
+    pub async fn await_signin(
+        &self,
+        session: &SessionId,
+        awaited: &AwaitedSignin,
+        ttl: u64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.manager()?;
+        let key = self.session_key("w", session);
+        let sealed = self.seal("awaited", &key, awaited);
+        redis::pipe()
+            .atomic()
+            .del(&key)
+            .hset_multiple(
+                &key,
+                &[
+                    ("d", awaited.due_millis.to_string().into_bytes()),
+                    ("v", sealed),
+                ],
+            )
+            .expire(&key, expiry_secs(ttl))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    pub async fn take_due_signin(
+        &self,
+        session: &SessionId,
+        now_millis: u64,
+    ) -> Result<AwaitedCheck, StoreError> {
+        let mut conn = self.manager()?;
+        let key = self.session_key("w", session);
+        let reply: (i64, Value) = self
+            .take_due_signin
+            .key(&key)
+            .arg(now_millis)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(match reply {
+            (1, Value::Int(due)) => AwaitedCheck::Until(due.max(0) as u64),
+            (2, Value::BulkString(sealed)) => {
+                match self.open::<AwaitedSignin>("awaited", &key, &sealed) {
+                    Some(awaited) => AwaitedCheck::Due(awaited),
+                    None => AwaitedCheck::Nothing,
+                }
+            }
+            _ => AwaitedCheck::Nothing,
+        })
+    }
+
+    pub async fn end_awaited_signin(&self, session: &SessionId) -> Result<(), StoreError> {
+        let mut conn = self.manager()?;
+        conn.del::<_, ()>(self.session_key("w", session))
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Keyed by the `state`'s digest and sealed to that key like a pending authorization: the
+    /// code it holds never lies in Redis in the clear.
+    pub async fn keep_receipt(
+        &self,
+        state: &State,
+        receipt: &CompletionReceipt,
+        ttl: u64,
+    ) -> Result<(), StoreError> {
+        self.put("receipt", self.key("c", state.expose()), receipt, ttl)
+            .await
+    }
+
+    pub async fn receipt(&self, state: &State) -> Result<Option<CompletionReceipt>, StoreError> {
+        let mut conn = self.manager()?;
+        let key = self.key("c", state.expose());
+        let sealed: Option<Vec<u8>> = conn.get(&key).await.map_err(unavailable)?;
+        Ok(sealed.and_then(|s| self.open("receipt", &key, &s)))
+    }
+
+    /// Compares digests, as `confirm` does, without touching the attempts.
+    pub async fn holds_code(
+        &self,
+        session: &SessionId,
+        code: &ConfirmationCode,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.manager()?;
+        let held: Option<String> = conn
+            .hget(self.session_key("h", session), "c")
+            .await
+            .map_err(unavailable)?;
+        let expected = self.code_digest(session, &super::normalise_code(code.expose()));
+        Ok(held.is_some_and(|held| {
+            use subtle::ConstantTimeEq;
+            bool::from(held.as_bytes().ct_eq(expected.as_bytes()))
+        }))
     }
 
     fn unacked_keys(&self, session: &SessionId) -> (String, String) {

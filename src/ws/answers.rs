@@ -7,7 +7,9 @@ use crate::signin::Grant;
 use crate::signin::begin::{BeginError, LinkIssued};
 use crate::signin::complete::{Completed, CompletionError};
 use crate::signin::confirm::ConfirmError;
+use crate::signin::expiry::SigninExpired;
 use crate::signin::refresh::RefreshError;
+use crate::store::AwaitedStep;
 
 impl From<Grant> for ServerMessage {
     fn from(grant: Grant) -> Self {
@@ -131,10 +133,27 @@ pub fn completion_failed(error: &CompletionError) -> Option<ServerMessage> {
         CompletionError::BadQuery
         | CompletionError::MissingState
         | CompletionError::UnknownState
+        | CompletionError::Replayed
         | CompletionError::UnknownProvider
         | CompletionError::Unavailable => return None,
     };
     Some(frame)
+}
+
+/// A sign-in of the session ran out before anything came of it.
+impl From<&SigninExpired> for ServerMessage {
+    fn from(expired: &SigninExpired) -> Self {
+        let message = match expired.step {
+            AwaitedStep::Link => {
+                "The sign-in link was not opened in time, so it no longer works. Press Sign in to get a new one.".to_owned()
+            }
+            AwaitedStep::Provider => format!(
+                "The sign-in at {} was not finished in time. Press Sign in to start again.",
+                expired.label
+            ),
+        };
+        ServerMessage::provider_error(ErrorCode::Expired, &expired.provider, message)
+    }
 }
 
 impl From<&ConfirmError> for ServerMessage {

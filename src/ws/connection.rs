@@ -2,8 +2,10 @@
 //! `hello`, turns each client frame into a call of the sign-in step it names (`begin`,
 //! `confirm`, `refresh`) and the step's outcome into a frame, writes what the hub delivers
 //! (each `id` once per connection; an `ack` forgets it in the store), keeps the heartbeat, and
-//! hands its session back to the store for `resume_grace_secs` when the socket drops. The
-//! sign-in itself lives in `crate::signin`.
+//! hands its session back to the store for `resume_grace_secs` when the socket drops. While a
+//! sign-in it began (or resumed) has produced nothing, it looks at that sign-in's expiry and,
+//! once it ran out, routes the `error` through the hub. The sign-in itself lives in
+//! `crate::signin`.
 
 use super::answers;
 use super::hub::{Connect, Deliver, Disconnect, SessionHub, TokenReady};
@@ -12,6 +14,7 @@ use crate::broker::{Broker, SessionSlot};
 use crate::oauth::TokenClient;
 use crate::random;
 use crate::secrets::{ResumeSecret, SessionId};
+use crate::signin::expiry::{self, Check};
 use crate::signin::{begin, confirm, refresh};
 use crate::telemetry::catalog::{self, DeliveryPath, UnackedEvent};
 use actix::prelude::*;
@@ -23,6 +26,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// How often a connection with a sign-in in progress compares the broker's clock with that
+/// sign-in's expiry. A timer set for the whole expiry would follow neither the clock seam
+/// (tests move time) nor an expiry another replica moved (the link opened there); a local
+/// comparison a second, only while a sign-in is pending, costs next to nothing.
+const EXPIRY_LOOK_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Connection {
     broker: web::Data<Broker>,
@@ -46,6 +55,8 @@ pub struct Connection {
     replaced: bool,
     /// A refresh of this session is in flight: one at a time.
     refreshing: bool,
+    /// The session's sign-in in progress, if any, as far as its expiry goes.
+    expiry: ExpiryWatch,
     /// Counts this session against `sessions.max_connections` until the actor is dropped.
     _slot: SessionSlot,
 }
@@ -57,8 +68,21 @@ pub struct ConnectionParts {
     pub hub: Addr<SessionHub>,
     pub session: SessionId,
     pub resume_failed: bool,
+    /// The session existed before this connection: a sign-in it began may be in progress.
+    pub resumed: bool,
     pub client: String,
     pub slot: SessionSlot,
+}
+
+/// When to look at the session's sign-in in progress next.
+#[derive(Default)]
+struct ExpiryWatch {
+    /// Milliseconds since the epoch; `None` when no sign-in is in progress.
+    look_at: Option<u64>,
+    timer: Option<SpawnHandle>,
+    looking: bool,
+    /// Counts `begin`s: a look that started before the latest one must not end its watch.
+    generation: u64,
 }
 
 impl Connection {
@@ -77,6 +101,11 @@ impl Connection {
             written: HashSet::new(),
             replaced: false,
             refreshing: false,
+            expiry: ExpiryWatch {
+                // A resumed session may have a sign-in in progress: look at once.
+                look_at: parts.resumed.then_some(0),
+                ..ExpiryWatch::default()
+            },
             _slot: parts.slot,
         }
     }
@@ -88,9 +117,17 @@ impl Connection {
             self.client.clone(),
         );
         match ClientMessage::parse(text) {
-            Ok(ClientMessage::Begin { provider }) => self.answer(ctx, async move {
-                reply(begin::begin(&broker, &session, &client, provider.as_deref()).await)
-            }),
+            Ok(ClientMessage::Begin { provider }) => {
+                async move { begin::begin(&broker, &session, &client, provider.as_deref()).await }
+                    .into_actor(self)
+                    .map(|result, act, ctx| {
+                        if let Ok(link) = &result {
+                            act.watch_expiry(link.check_expiry_at, ctx);
+                        }
+                        send(ctx, &reply(result));
+                    })
+                    .spawn(ctx);
+            }
             Ok(ClientMessage::Confirm { code }) => {
                 let hub = self.hub.clone();
                 self.answer_or_route(ctx, async move {
@@ -151,17 +188,6 @@ impl Connection {
         }
     }
 
-    /// Runs a step on this connection and writes the frame it ends with.
-    fn answer(
-        &self,
-        ctx: &mut ws::WebsocketContext<Self>,
-        step: impl Future<Output = ServerMessage> + 'static,
-    ) {
-        step.into_actor(self)
-            .map(|frame, _, ctx| send(ctx, &frame))
-            .spawn(ctx);
-    }
-
     /// Runs a step that ends with a frame for this connection, or with one it routed through
     /// the hub (`None`).
     fn answer_or_route(
@@ -173,6 +199,62 @@ impl Connection {
             .map(|frame, _, ctx| {
                 if let Some(frame) = frame {
                     send(ctx, &frame)
+                }
+            })
+            .spawn(ctx);
+    }
+
+    /// A sign-in of this session began: look at its expiry from `look_at` on.
+    fn watch_expiry(&mut self, look_at: u64, ctx: &mut ws::WebsocketContext<Self>) {
+        self.expiry.generation += 1;
+        self.expiry.look_at = Some(look_at);
+        if self.expiry.timer.is_none() {
+            self.expiry.timer =
+                Some(ctx.run_interval(EXPIRY_LOOK_EVERY, |act, ctx| act.look_at_expiry(ctx)));
+        }
+    }
+
+    fn stop_watching_expiry(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        self.expiry.look_at = None;
+        if let Some(timer) = self.expiry.timer.take() {
+            ctx.cancel_future(timer);
+        }
+    }
+
+    fn look_at_expiry(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(look_at) = self.expiry.look_at else {
+            return;
+        };
+        if self.expiry.looking || self.broker.clock.now_millis() < look_at {
+            return;
+        }
+        self.expiry.looking = true;
+        let generation = self.expiry.generation;
+        let (broker, session) = (self.broker.clone(), self.session.clone());
+        async move { expiry::check(&broker, &session).await }
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                act.expiry.looking = false;
+                if act.expiry.generation != generation {
+                    // A newer sign-in began meanwhile: it has its own watch, and an older one
+                    // that ran out just then is not worth an error the page would take for
+                    // the newer one's.
+                    return;
+                }
+                match result {
+                    // The store is away: look again at the next tick.
+                    Err(_) => {}
+                    Ok(Check::LookAgainAt(at)) => act.expiry.look_at = Some(at),
+                    Ok(Check::Over) => act.stop_watching_expiry(ctx),
+                    Ok(Check::Expired(expired)) => {
+                        act.stop_watching_expiry(ctx);
+                        // Routed like any result of a sign-in: kept until acknowledged, and
+                        // delivered wherever the session is by then.
+                        act.hub.do_send(TokenReady {
+                            session: act.session.clone(),
+                            frame: ServerMessage::from(&expired),
+                        });
+                    }
                 }
             })
             .spawn(ctx);
@@ -367,6 +449,9 @@ impl Actor for Connection {
         .map(|_, act, ctx| act.collect_unacked(ctx))
         .spawn(ctx);
         self.heartbeat(ctx);
+        if let Some(look_at) = self.expiry.look_at {
+            self.watch_expiry(look_at, ctx);
+        }
         if self.broker.store.is_shared() {
             self.keep_resumable(ctx);
         }

@@ -161,7 +161,8 @@ impl Handler<Disconnect> for SessionHub {
 }
 
 /// Sent by `/complete` once the code was exchanged (and with any other result of a sign-in in
-/// progress: a `confirm`, `signedin` or `error` frame) for the session that began it. The hub
+/// progress: a `confirm`, `signedin` or `error` frame) for the session that began it, and by
+/// a connection whose session's sign-in expired unused (`error` `expired`). The hub
 /// gives the frame its `id`. Done once the frame is kept in the store for the session or
 /// written to its connection here; an error means neither, and the page says to try again.
 #[derive(Message)]

@@ -178,6 +178,13 @@ async fn a_whole_signin_runs_over_wss_and_https() {
         .complete("mock", &[("code", "tls-code"), ("state", &state)])
         .await;
     assert_eq!(page.status, 200, "{}", page.body);
+    let cookie = page
+        .header("set-cookie")
+        .expect("the page sets its reload cookie");
+    assert!(
+        cookie.ends_with("; Secure") && cookie.contains("; HttpOnly"),
+        "over HTTPS the reload cookie is Secure: {cookie}"
+    );
     let confirm = next_json(&mut ws).await;
     assert_eq!(confirm["type"], "confirm", "{confirm}");
     let code = confirmation_code(&page.body).expect("the page shows the code");

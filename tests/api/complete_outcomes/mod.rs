@@ -5,6 +5,8 @@
 mod completed_by_someone_else;
 mod no_secrets_leak;
 mod provider_errors;
+mod reload;
+mod reload_over_redis;
 mod signin_tickets;
 mod state;
 mod token_endpoint_failures;

@@ -289,6 +289,23 @@ pub fn assert_strict_headers(response: &Response) {
 }
 
 impl TestApp {
+    /// `spawn` over a real Redis (with the tests' seal key), once `/readyz` says it reached
+    /// it: replicas in this process, whose clocks a test can move.
+    pub async fn spawn_over_redis(mut settings: Settings, redis_url: &str) -> TestApp {
+        settings.store.redis_url = Some(SecretString::from(redis_url.to_owned()));
+        settings.secrets.seal_key = Some(SecretString::from(SEAL_KEY));
+        let app = TestApp::spawn(settings).await;
+        let deadline = std::time::Instant::now() + WAIT;
+        while app.get("/readyz").await.status != 200 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the app never reached Redis"
+            );
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        app
+    }
+
     /// Like `spawn`, but `public_url` and `callback_url` use `scheme` (`"https"` when the
     /// settings name `server.tls_cert` and `server.tls_key`). `http` is the plain client; a test
     /// over TLS replaces it with one that trusts its certificate.
