@@ -4,8 +4,8 @@
 //! (signature, `aud`, `nonce`, expiry, an unpublished `kid`, `iss`), and can rotate a new key
 //! in. ES256 and EdDSA keys, signed with `ring`.
 
-use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use super::http_double::HttpDouble;
+use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_broker::settings::{ClientAuth, ProviderSettings};
@@ -61,15 +61,7 @@ pub struct MockOpenId {
     /// The issuer: the server's base URL.
     pub issuer: String,
     state: Arc<Mutex<State>>,
-    _server: Arc<Running>,
-}
-
-struct Running(ServerHandle);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        drop(self.0.stop(false));
-    }
+    _server: HttpDouble,
 }
 
 fn ec_key(rng: &SystemRandom) -> EcdsaKeyPair {
@@ -110,31 +102,16 @@ impl MockOpenId {
             state: state.clone(),
             keys: keys.clone(),
         };
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let system = actix_rt::System::new();
-            system.block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(web::Data::new(shared.clone()))
-                        .route("/.well-known/openid-configuration", web::get().to(metadata))
-                        .route("/jwks", web::get().to(jwks))
-                        .route("/token", web::post().to(token))
-                })
-                .workers(1)
-                .disable_signals()
-                .listen(listener)
-                .unwrap()
-                .run();
-                tx.send(server.handle()).unwrap();
-                server.await.unwrap();
-            });
+        let server = HttpDouble::start_on(listener, 1, move |cfg| {
+            cfg.app_data(web::Data::new(shared.clone()))
+                .route("/.well-known/openid-configuration", web::get().to(metadata))
+                .route("/jwks", web::get().to(jwks))
+                .route("/token", web::post().to(token));
         });
-        let server = rx.recv().expect("the mock OpenID provider starts");
         MockOpenId {
             issuer,
             state,
-            _server: Arc::new(Running(server)),
+            _server: server,
         }
     }
 

@@ -2,12 +2,11 @@
 //! endpoint the test steers: good tokens, 4xx, 5xx, a slow answer, or garbage. It records
 //! every token request so tests can check client authentication and the PKCE verifier.
 
-use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use super::http_double::HttpDouble;
+use actix_web::{HttpRequest, HttpResponse, web};
 use oauth_broker::settings::{ClientAuth, ProviderSettings};
 use secrecy::SecretString;
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,52 +37,23 @@ pub struct MockProvider {
     pub base: String,
     behaviour: Arc<Mutex<Behaviour>>,
     requests: Arc<Mutex<Vec<TokenRequest>>>,
-    _server: Arc<Running>,
-}
-
-/// The mock's server, stopped when the last clone of its `MockProvider` drops. The tests are
-/// one process: a server left to run until the process exits (as each test binary's once could
-/// be) would keep its threads and port for the rest of the run, one set for every test.
-struct Running(ServerHandle);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // The stop is sent at once; its future, which waits for it, is not needed.
-        drop(self.0.stop(false));
-    }
+    _server: HttpDouble,
 }
 
 impl MockProvider {
     pub fn start() -> MockProvider {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let behaviour = Arc::new(Mutex::new(Behaviour::Tokens));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let (b, r) = (behaviour.clone(), requests.clone());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let system = actix_rt::System::new();
-            system.block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(web::Data::new((b.clone(), r.clone())))
-                        .route("/token", web::post().to(token))
-                })
-                .workers(2)
-                .disable_signals()
-                .listen(listener)
-                .unwrap()
-                .run();
-                tx.send(server.handle()).unwrap();
-                server.await.unwrap();
-            });
+        let server = HttpDouble::start(2, move |cfg| {
+            cfg.app_data(web::Data::new((b.clone(), r.clone())))
+                .route("/token", web::post().to(token));
         });
-        let server = rx.recv().expect("the mock provider starts");
         MockProvider {
-            base,
+            base: server.base.clone(),
             behaviour,
             requests,
-            _server: Arc::new(Running(server)),
+            _server: server,
         }
     }
 

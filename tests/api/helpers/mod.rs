@@ -5,6 +5,7 @@ pub mod browser;
 pub mod cluster;
 pub mod from_address;
 pub mod frozen_proxy;
+pub mod http_double;
 pub mod mock_openid;
 pub mod mock_provider;
 pub mod own_process;
