@@ -1,5 +1,6 @@
 //! The shared store for several replicas: every record in Redis with an expiry, single use by
-//! `GETDEL` or a Lua script, and delivery between replicas by pub/sub with the frame itself
+//! `GETDEL` or a Lua script, and delivery between replicas by pub/sub, announced on the channel
+//! of the one replica that holds the session ([`super::replica_routes`]), with the frame itself
 //! kept in a list until the client acknowledges it, because pub/sub drops what nobody hears and
 //! a socket can swallow what was written to it.
 //!
@@ -16,10 +17,12 @@
 //! (with back-off, saying so in the log) while `/readyz` answers 503.
 
 use super::redis_scripts::{
-    ACK_SCRIPT, CONFIRM_SCRIPT, MARK_SENT_SCRIPT, RELEASE_UNACKED_SCRIPT, SWEEP_UNACKED_SCRIPT,
+    ACK_SCRIPT, CONFIRM_SCRIPT, MARK_SENT_SCRIPT, REFRESH_LOCATION_SCRIPT, RELEASE_LOCATION_SCRIPT,
+    RELEASE_UNACKED_SCRIPT, SWEEP_UNACKED_SCRIPT,
 };
 pub use super::redis_target::RedisTarget;
 use super::redis_target::describe;
+use super::replica_routes::{self, Announcement, Location, ReplicaId};
 use super::{
     ConfirmOutcome, HeldGrant, MAX_UNACKED_PER_SESSION, PendingAuthorization, SigninTicket,
     StoreError, UnackedFrame,
@@ -33,6 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
 /// The connections of one Redis (or, with Sentinel, of the current master).
 struct Connections {
     commands: ConnectionManager,
@@ -48,6 +52,9 @@ const REPLICA_WAIT_MS: u64 = 500;
 pub enum StoreEvent {
     /// A frame was parked for this session, maybe by another replica.
     Parked(SessionId),
+    /// The session was resumed on another replica: its connection with this serial here, if
+    /// still connected, ends.
+    Ended { session: SessionId, connection: u64 },
     /// Redis is back after an outage: look for frames parked meanwhile.
     Reconnected,
 }
@@ -78,12 +85,16 @@ pub struct RedisStore {
     /// Keyed digests for keys, codes and rate-limit subjects.
     digests: DigestKey,
     healthy: AtomicBool,
+    /// This replica, and the channel other replicas announce its sessions' deliveries on.
+    replica: ReplicaId,
     channel: String,
     confirm: Script,
     mark_sent: Script,
     ack: Script,
     release_unacked: Script,
     sweep_unacked: Script,
+    refresh_location: Script,
+    release_location: Script,
 }
 
 impl RedisStore {
@@ -94,12 +105,16 @@ impl RedisStore {
         sealer: SealingKey,
         events: mpsc::UnboundedSender<StoreEvent>,
     ) -> Arc<Self> {
+        let replica = ReplicaId::random();
+        let channel = replica_routes::channel(&prefix, &replica);
+        log::info!("replica {replica}: deliveries to its sessions are announced on {channel}");
         let store = Arc::new(Self {
             connection: RwLock::new(None),
             subscriber: RwLock::new(None),
             durable: RwLock::new(None),
             has_replica: AtomicBool::new(false),
-            channel: format!("{prefix}deliver"),
+            replica,
+            channel,
             prefix,
             digests: sealer.digest_key("oauth-broker redis keys v2"),
             sealer,
@@ -109,6 +124,8 @@ impl RedisStore {
             ack: Script::new(ACK_SCRIPT),
             release_unacked: Script::new(RELEASE_UNACKED_SCRIPT),
             sweep_unacked: Script::new(SWEEP_UNACKED_SCRIPT),
+            refresh_location: Script::new(REFRESH_LOCATION_SCRIPT),
+            release_location: Script::new(RELEASE_LOCATION_SCRIPT),
         });
         let background = store.clone();
         actix_rt::spawn(async move { background.run(target, events).await });
@@ -126,21 +143,22 @@ impl RedisStore {
         let pushes = events.clone();
         actix_rt::spawn(async move {
             while let Some(push) = push_rx.recv().await {
-                match push.kind {
-                    PushKind::Message => {
-                        // [channel, payload]
-                        if let (Some(Value::BulkString(ch)), Some(Value::BulkString(session))) =
-                            (push.data.first(), push.data.get(1))
-                            && ch.as_slice() == channel.as_bytes()
-                            && let Ok(session) = String::from_utf8(session.clone())
-                        {
-                            let _ = pushes.send(StoreEvent::Parked(SessionId::new(session)));
+                if let Some(announcement) = heard(&channel, &push) {
+                    let _ = pushes.send(match announcement {
+                        Announcement::Parked(session) => {
+                            catalog::delivery_announcement_received();
+                            StoreEvent::Parked(session)
                         }
-                    }
-                    PushKind::Disconnection => {
-                        log::warn!("lost the Redis connection; reconnecting")
-                    }
-                    _ => {}
+                        Announcement::Ended {
+                            session,
+                            connection,
+                        } => StoreEvent::Ended {
+                            session,
+                            connection,
+                        },
+                    });
+                } else if push.kind == PushKind::Disconnection {
+                    log::warn!("lost the Redis connection; reconnecting")
                 }
             }
         });
@@ -223,7 +241,7 @@ impl RedisStore {
             .set_automatic_resubscription();
         let mut subscriber =
             ConnectionManager::new_with_config(client.clone(), subscriber_config).await?;
-        subscriber.subscribe(&self.channel).await?;
+        self.subscribe(&mut subscriber).await?;
         let durable = if target.follows_sentinel() {
             Some(ConnectionManager::new_with_config(client.clone(), config()).await?)
         } else {
@@ -234,6 +252,30 @@ impl RedisStore {
             subscriber,
             durable,
         })
+    }
+
+    /// Listens on this replica's own channel (the connection manager subscribes again after
+    /// a reconnect).
+    async fn subscribe(&self, subscriber: &mut ConnectionManager) -> redis::RedisResult<()> {
+        subscriber.subscribe(&self.channel).await
+    }
+
+    /// Tells one replica something about a session it holds. At most once: what it is told
+    /// about is in Redis already, and a resume finds it there.
+    async fn announce(
+        &self,
+        conn: &mut ConnectionManager,
+        to: &ReplicaId,
+        announcement: &Announcement,
+    ) {
+        let published = redis::cmd("PUBLISH")
+            .arg(replica_routes::channel(&self.prefix, to))
+            .arg(announcement.encode())
+            .query_async::<i64>(conn)
+            .await;
+        if let Err(e) = published {
+            log::debug!("an announcement went unsent: {}", describe(&e));
+        }
     }
 
     fn install(&self, connections: Connections) {
@@ -570,9 +612,10 @@ impl RedisStore {
         Ok(count)
     }
 
-    /// Keeps the frame until it is acknowledged, then tells every replica; the one holding
-    /// the session writes it. Entries are `id:sealed frame`, so an ack finds its entry by the
-    /// `id` without opening any.
+    /// Keeps the frame until it is acknowledged, then tells the replica holding the session, if
+    /// that is another one (this replica's hub writes to its own connections itself, and no
+    /// replica is told about a session that is not connected). Entries are `id:sealed frame`,
+    /// so an ack finds its entry by the `id` without opening any.
     pub async fn keep_unacked(
         &self,
         session: &SessionId,
@@ -588,7 +631,7 @@ impl RedisStore {
                 .seal(context("frame", &list).as_bytes(), frame.as_bytes()),
         );
         let max = MAX_UNACKED_PER_SESSION as isize;
-        let (length,): (usize,) = redis::pipe()
+        let (length, location): (usize, Option<String>) = redis::pipe()
             .atomic()
             .rpush(&list, entry)
             .ltrim(&list, -max, -1)
@@ -597,8 +640,7 @@ impl RedisStore {
             .ignore()
             .expire(&sent, expiry_secs(ttl))
             .ignore()
-            .publish(&self.channel, session.expose())
-            .ignore()
+            .get(self.location_key(session))
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -606,7 +648,94 @@ impl RedisStore {
             UnackedEvent::Dropped,
             length.saturating_sub(MAX_UNACKED_PER_SESSION) as u64,
         );
-        self.replicated(&mut conn, wait).await
+        self.replicated(&mut conn, wait).await?;
+        // Announced once a failover can no longer take the frame back.
+        if let Some(there) = location.as_deref().and_then(Location::parse)
+            && there.replica != self.replica
+        {
+            let parked = Announcement::Parked(session.clone());
+            self.announce(&mut conn, &there.replica, &parked).await;
+        }
+        Ok(())
+    }
+
+    /// Records that the session is connected here, on `connection`, for `ttl` seconds, and ends
+    /// its older connection if that is on another replica (one here is this replica's hub's to
+    /// end).
+    pub async fn claim_location(
+        &self,
+        session: &SessionId,
+        connection: u64,
+        ttl: u64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.manager()?;
+        let here = Location {
+            replica: self.replica.clone(),
+            connection,
+        };
+        let before: Option<String> = redis::cmd("SET")
+            .arg(self.location_key(session))
+            .arg(here.encode())
+            .arg("EX")
+            .arg(expiry_secs(ttl))
+            .arg("GET")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if let Some(before) = before.as_deref().and_then(Location::parse)
+            && before.replica != self.replica
+        {
+            let ended = Announcement::Ended {
+                session: session.clone(),
+                connection: before.connection,
+            };
+            self.announce(&mut conn, &before.replica, &ended).await;
+        }
+        Ok(())
+    }
+
+    /// Keeps the record naming this connection alive; `false` when it names another one (the
+    /// session was resumed elsewhere and the message saying so went unheard).
+    pub async fn refresh_location(
+        &self,
+        session: &SessionId,
+        connection: u64,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.manager()?;
+        let here = Location {
+            replica: self.replica.clone(),
+            connection,
+        };
+        let kept: i64 = self
+            .refresh_location
+            .key(self.location_key(session))
+            .arg(here.encode())
+            .arg(expiry_secs(ttl))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(kept == 1)
+    }
+
+    /// The connection ended: no replica holds the session any more, unless a newer connection
+    /// recorded itself meanwhile.
+    pub async fn release_location(
+        &self,
+        session: &SessionId,
+        connection: u64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.manager()?;
+        let here = Location {
+            replica: self.replica.clone(),
+            connection,
+        };
+        self.release_location
+            .key(self.location_key(session))
+            .arg(here.encode())
+            .invoke_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
     }
 
     pub async fn unacked(&self, session: &SessionId) -> Result<Vec<UnackedFrame>, StoreError> {
@@ -753,8 +882,29 @@ impl RedisStore {
         )
     }
 
+    /// One of the session's keys, so it shares the session's slot under Redis Cluster.
+    fn location_key(&self, session: &SessionId) -> String {
+        self.session_key("at", session)
+    }
+
     fn unacked_deadlines(&self) -> String {
         format!("{}od", self.prefix)
+    }
+}
+
+/// What this replica was told on its own channel, if the push is that.
+fn heard(channel: &str, push: &redis::PushInfo) -> Option<Announcement> {
+    if push.kind != PushKind::Message {
+        return None;
+    }
+    // [channel, payload]
+    match (push.data.first(), push.data.get(1)) {
+        (Some(Value::BulkString(heard_on)), Some(Value::BulkString(payload)))
+            if heard_on.as_slice() == channel.as_bytes() =>
+        {
+            Announcement::parse(payload)
+        }
+        _ => None,
     }
 }
 

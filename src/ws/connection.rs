@@ -235,8 +235,9 @@ impl Connection {
         });
     }
 
-    /// With a shared store the resume secret expires unless touched, so a replica that dies
-    /// stops touching it and the session is resumable for the grace period only.
+    /// With a shared store the resume secret and the record of where the session is connected
+    /// expire unless touched, so a replica that dies stops touching them: the session is then
+    /// resumable for the grace period only, and results stop being announced to it.
     fn keep_resumable(&self, ctx: &mut ws::WebsocketContext<Self>) {
         let sessions = &self.broker.settings.sessions;
         let every = Duration::from_secs((sessions.resume_grace_secs / 2).max(1));
@@ -244,12 +245,19 @@ impl Connection {
             .resume_grace_secs
             .saturating_add(every.as_secs())
             .saturating_add(sessions.idle_timeout_secs);
-        ctx.run_interval(every, move |act, _| {
+        ctx.run_interval(every, move |act, ctx| {
             let store = act.broker.store.clone();
             let secret = act.resume_secret.clone();
-            let session = act.session.clone();
+            let (session, serial) = (act.session.clone(), act.serial);
+            let me = ctx.address();
             actix_rt::spawn(async move {
                 let _ = store.touch_resume(&secret, ttl).await;
+                // Pub/sub is at most once: a resume elsewhere whose ending went unheard (this
+                // replica was reconnecting to Redis) is noticed here, within `every`.
+                if let Ok(false) = store.refresh_location(&session, serial, ttl).await {
+                    me.do_send(Deliver::Replaced);
+                    return;
+                }
                 // Also undoes a release by an older connection of this session on another
                 // replica that stopped after this one claimed the frames.
                 let _ = store.claim_unacked(&session, ttl).await;
@@ -349,7 +357,11 @@ impl Actor for Connection {
             connection: ctx.address().recipient(),
         });
         let store = self.broker.store.clone();
-        let (secret, session) = (self.resume_secret.clone(), self.session.clone());
+        let (secret, session, serial) = (
+            self.resume_secret.clone(),
+            self.session.clone(),
+            self.serial,
+        );
         let ttl = self
             .broker
             .settings
@@ -362,6 +374,9 @@ impl Actor for Connection {
             let _ = registered.await;
             let _ = store.register_resume(&secret, &session, ttl).await;
             let _ = store.claim_unacked(&session, ttl).await;
+            // Recorded before collecting: a result parked from now on is announced here, and
+            // one parked before is in the store for the collect.
+            let _ = store.claim_location(&session, serial, ttl).await;
         }
         .into_actor(self)
         .map(|_, act, ctx| act.collect_unacked(ctx))
@@ -382,8 +397,10 @@ impl Actor for Connection {
         let secret = self.resume_secret.clone();
         let grace = self.broker.settings.sessions.resume_grace_secs;
         let release_frames = (!self.replaced).then(|| self.session.clone());
+        let (session, serial) = (self.session.clone(), self.serial);
         actix_rt::spawn(async move {
             let _ = store.release_resume(&secret, grace).await;
+            let _ = store.release_location(&session, serial).await;
             if let Some(session) = release_frames {
                 let _ = store.release_unacked(&session, grace).await;
             }
