@@ -125,6 +125,18 @@ impl std::fmt::Debug for UnackedFrame {
     }
 }
 
+/// What refreshing a connected session's record of where it is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocationRefresh {
+    /// It named this connection, and lives on.
+    Kept,
+    /// It had vanished (lost in a failover, expired during an outage) and names this
+    /// connection again: results parked meanwhile went unannounced.
+    Restored,
+    /// It names another connection: the session was resumed there.
+    Elsewhere,
+}
+
 /// Unacknowledged frames kept per session. A session is sent a handful at most (a `confirm`
 /// and a `signedin` per sign-in); more means a client that never acknowledges, or abuse.
 pub const MAX_UNACKED_PER_SESSION: usize = 32;
@@ -420,16 +432,16 @@ impl SigninStore {
         }
     }
 
-    /// Keeps a connected session's record alive; `false` when the session was resumed on
-    /// another connection since (the connection asking is then the older one).
+    /// Keeps a connected session's record alive, or restores it if it vanished; says when the
+    /// session was resumed on another connection since (the one asking is then the older).
     pub async fn refresh_location(
         &self,
         session: &SessionId,
         connection: u64,
         ttl_secs: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<LocationRefresh, StoreError> {
         match self {
-            SigninStore::Memory(_) => Ok(true),
+            SigninStore::Memory(_) => Ok(LocationRefresh::Kept),
             SigninStore::Redis(r) => r.refresh_location(session, connection, ttl_secs).await,
         }
     }

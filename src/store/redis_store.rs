@@ -24,8 +24,8 @@ pub use super::redis_target::RedisTarget;
 use super::redis_target::describe;
 use super::replica_routes::{self, Announcement, Location, ReplicaId};
 use super::{
-    ConfirmOutcome, HeldGrant, MAX_UNACKED_PER_SESSION, PendingAuthorization, SigninTicket,
-    StoreError, UnackedFrame,
+    ConfirmOutcome, HeldGrant, LocationRefresh, MAX_UNACKED_PER_SESSION, PendingAuthorization,
+    SigninTicket, StoreError, UnackedFrame,
 };
 use crate::sealing::{DigestKey, SealingKey};
 use crate::secrets::{ResumeSecret, SessionId, SharedRefresh, State, Ticket};
@@ -694,14 +694,14 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Keeps the record naming this connection alive; `false` when it names another one (the
-    /// session was resumed elsewhere and the message saying so went unheard).
+    /// Keeps the record naming this connection alive, or restores it; says whether it names
+    /// another one (the session was resumed elsewhere and the message saying so went unheard).
     pub async fn refresh_location(
         &self,
         session: &SessionId,
         connection: u64,
         ttl: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<LocationRefresh, StoreError> {
         let mut conn = self.manager()?;
         let here = Location {
             replica: self.replica.clone(),
@@ -715,7 +715,11 @@ impl RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        Ok(kept == 1)
+        Ok(match kept {
+            1 => LocationRefresh::Kept,
+            2 => LocationRefresh::Restored,
+            _ => LocationRefresh::Elsewhere,
+        })
     }
 
     /// The connection ended: no replica holds the session any more, unless a newer connection

@@ -260,7 +260,7 @@ impl Handler<StoreNotice> for SessionHub {
             }
             StoreEvent::Reconnected => {
                 for connection in self.registry.connections() {
-                    connection.do_send(Deliver::CollectParked);
+                    connection.do_send(Deliver::StoreReturned);
                 }
             }
         }
@@ -295,6 +295,9 @@ pub enum Deliver {
     /// Frames are waiting in the store for this session: write those this connection has
     /// not written yet.
     CollectParked,
+    /// The store is back after an outage: anything may have been parked meanwhile, and the
+    /// record of where the session is may be lost.
+    StoreReturned,
     /// The session was resumed on a newer connection, here or on another replica.
     Replaced,
     /// The service is shutting down.
@@ -307,6 +310,7 @@ impl fmt::Debug for Deliver {
         match self {
             Deliver::Frame { id, .. } => write!(f, "Frame({id}, [redacted])"),
             Deliver::CollectParked => f.write_str("CollectParked"),
+            Deliver::StoreReturned => f.write_str("StoreReturned"),
             Deliver::Replaced => f.write_str("Replaced"),
             Deliver::GoingAway => f.write_str("GoingAway"),
         }

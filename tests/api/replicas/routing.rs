@@ -262,3 +262,31 @@ async fn a_session_whose_replica_was_killed_gets_its_parked_frame_resumed_elsewh
     assert_eq!(recorded_replica(&mut redis, &session), Some(identity(&c)));
     assert!(resumed.try_recv(Duration::from_millis(300)).await.is_none());
 }
+
+#[actix_web::test]
+async fn a_vanished_record_is_restored_and_what_was_parked_meanwhile_collected() {
+    let mut cluster = Cluster::new(false);
+    // Records refreshed every 4 s.
+    cluster
+        .env
+        .insert("BROKER__SESSIONS__RESUME_GRACE_SECS".into(), "8".into());
+    let (a, b) = (cluster.replica(), cluster.replica());
+    let http = http_client();
+    let mut redis = redis_writer(&cluster);
+    let mut ws = cluster.connect(&a).await;
+    let session = ws.session();
+    wait_until("the session is recorded", || {
+        recorded_replica(&mut redis, &session).is_some()
+    });
+    let link = ws.begin("mock").await;
+    let state = follow(&http, &b, &link).await;
+    // As a failover that lost the latest writes would leave it: no record, so the result is
+    // parked unannounced.
+    let _: i64 = redis::cmd("DEL")
+        .arg(format!("{PREFIX}at:{session}"))
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(complete(&http, &b, "vanished", &state).await.status, 200);
+    assert_eq!(ws.expect("signedin").await["access_token"], "at-vanished");
+    assert_eq!(recorded_replica(&mut redis, &session), Some(identity(&a)));
+}
