@@ -285,7 +285,7 @@ impl RedisStore {
     }
 
     /// The connection for a write a sign-in depends on, and whether it must then wait for a
-    /// replica ([`RedisStore::replicated`]).
+    /// replica, if the master has one ([`RedisStore::replicated`]).
     fn writer(&self) -> Result<(ConnectionManager, bool), StoreError> {
         match self
             .durable
@@ -293,7 +293,7 @@ impl RedisStore {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
         {
-            Some(durable) => Ok((durable, self.has_replica.load(Ordering::SeqCst))),
+            Some(durable) => Ok((durable, true)),
             None => Ok((self.manager()?, false)),
         }
     }
@@ -301,9 +301,26 @@ impl RedisStore {
     /// Done once a replica has the writes made on `conn` (Sentinel only): acknowledged then
     /// means it survives a failover. Without one in time, the caller answers `unavailable`
     /// (and the person tries again) rather than promise what a failover could take back.
+    ///
+    /// The health check's last `ROLE` may predate a replica that attached since (one that was
+    /// still syncing when this replica started: writes of the first second went unwaited, and
+    /// a master killed then took back results `/complete` had reported delivered). So where it
+    /// saw none, `ROLE` is asked again after the write: a replica listed then has the write
+    /// once `WAIT` says so, and one attaching later gets it in its first sync.
     async fn replicated(&self, conn: &mut ConnectionManager, wait: bool) -> Result<(), StoreError> {
         if !wait {
             return Ok(());
+        }
+        if !self.has_replica.load(Ordering::SeqCst) {
+            let role: Vec<Value> = redis::cmd("ROLE")
+                .query_async(conn)
+                .await
+                .map_err(unavailable)?;
+            let replicas = lists_replicas(&role);
+            self.has_replica.store(replicas, Ordering::SeqCst);
+            if !replicas {
+                return Ok(());
+            }
         }
         let replicas: i64 = redis::cmd("WAIT")
             .arg(1)
@@ -336,9 +353,8 @@ impl RedisStore {
             let role = role.query_async::<Vec<Value>>(&mut conn);
             match actix_rt::time::timeout(Duration::from_secs(1), role).await {
                 Ok(Ok(reply)) => {
-                    // ["master", offset, [[ip, port, offset], ...]]
-                    let replicas = matches!(reply.get(2), Some(Value::Array(r)) if !r.is_empty());
-                    self.has_replica.store(replicas, Ordering::SeqCst);
+                    self.has_replica
+                        .store(lists_replicas(&reply), Ordering::SeqCst);
                     matches!(reply.first(), Some(Value::BulkString(r)) if r.as_slice() == b"master")
                 }
                 _ => false,
@@ -894,6 +910,12 @@ impl RedisStore {
     fn unacked_deadlines(&self) -> String {
         format!("{}od", self.prefix)
     }
+}
+
+/// Whether a master's `ROLE` reply lists a replica: `["master", offset, [[ip, port, offset],
+/// ...]]`.
+fn lists_replicas(role: &[Value]) -> bool {
+    matches!(role.get(2), Some(Value::Array(r)) if !r.is_empty())
 }
 
 /// What this replica was told on its own channel, if the push is that.
