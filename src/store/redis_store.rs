@@ -1,5 +1,6 @@
 //! The shared store for several replicas: every record in Redis with an expiry, single use by
-//! `GETDEL` or a Lua script, and delivery between replicas by pub/sub with the frame itself
+//! `GETDEL` or a Lua script, and delivery between replicas by pub/sub, announced on the channel
+//! of the one replica that holds the session ([`super::replica_routes`]), with the frame itself
 //! kept in a list until the client acknowledges it, because pub/sub drops what nobody hears and
 //! a socket can swallow what was written to it.
 //!
@@ -16,13 +17,14 @@
 //! (with back-off, saying so in the log) while `/readyz` answers 503.
 
 use super::redis_scripts::{
-    ACK_SCRIPT, CONFIRM_SCRIPT, MARK_SENT_SCRIPT, RELEASE_UNACKED_SCRIPT, SWEEP_UNACKED_SCRIPT,
-    TAKE_DUE_SIGNIN_SCRIPT,
+    ACK_SCRIPT, CONFIRM_SCRIPT, MARK_SENT_SCRIPT, REFRESH_LOCATION_SCRIPT, RELEASE_LOCATION_SCRIPT,
+    RELEASE_UNACKED_SCRIPT, SWEEP_UNACKED_SCRIPT, TAKE_DUE_SIGNIN_SCRIPT,
 };
 pub use super::redis_target::RedisTarget;
 use super::redis_target::describe;
+use super::replica_routes::{self, Announcement, Location, ReplicaId};
 use super::{
-    AwaitedCheck, AwaitedSignin, CompletionReceipt, ConfirmOutcome, HeldGrant,
+    AwaitedCheck, AwaitedSignin, CompletionReceipt, ConfirmOutcome, HeldGrant, LocationRefresh,
     MAX_UNACKED_PER_SESSION, PendingAuthorization, SigninTicket, StoreError, UnackedFrame,
 };
 use crate::sealing::{DigestKey, SealingKey};
@@ -34,6 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
 /// The connections of one Redis (or, with Sentinel, of the current master).
 struct Connections {
     commands: ConnectionManager,
@@ -49,6 +52,9 @@ const REPLICA_WAIT_MS: u64 = 500;
 pub enum StoreEvent {
     /// A frame was parked for this session, maybe by another replica.
     Parked(SessionId),
+    /// The session was resumed on another replica: its connection with this serial here, if
+    /// still connected, ends.
+    Ended { session: SessionId, connection: u64 },
     /// Redis is back after an outage: look for frames parked meanwhile.
     Reconnected,
 }
@@ -79,6 +85,8 @@ pub struct RedisStore {
     /// Keyed digests for keys, codes and rate-limit subjects.
     digests: DigestKey,
     healthy: AtomicBool,
+    /// This replica, and the channel other replicas announce its sessions' deliveries on.
+    replica: ReplicaId,
     channel: String,
     confirm: Script,
     mark_sent: Script,
@@ -86,6 +94,8 @@ pub struct RedisStore {
     release_unacked: Script,
     sweep_unacked: Script,
     take_due_signin: Script,
+    refresh_location: Script,
+    release_location: Script,
 }
 
 impl RedisStore {
@@ -96,12 +106,16 @@ impl RedisStore {
         sealer: SealingKey,
         events: mpsc::UnboundedSender<StoreEvent>,
     ) -> Arc<Self> {
+        let replica = ReplicaId::random();
+        let channel = replica_routes::channel(&prefix, &replica);
+        log::info!("replica {replica}: deliveries to its sessions are announced on {channel}");
         let store = Arc::new(Self {
             connection: RwLock::new(None),
             subscriber: RwLock::new(None),
             durable: RwLock::new(None),
             has_replica: AtomicBool::new(false),
-            channel: format!("{prefix}deliver"),
+            replica,
+            channel,
             prefix,
             digests: sealer.digest_key("oauth-broker redis keys v2"),
             sealer,
@@ -112,6 +126,8 @@ impl RedisStore {
             release_unacked: Script::new(RELEASE_UNACKED_SCRIPT),
             sweep_unacked: Script::new(SWEEP_UNACKED_SCRIPT),
             take_due_signin: Script::new(TAKE_DUE_SIGNIN_SCRIPT),
+            refresh_location: Script::new(REFRESH_LOCATION_SCRIPT),
+            release_location: Script::new(RELEASE_LOCATION_SCRIPT),
         });
         let background = store.clone();
         actix_rt::spawn(async move { background.run(target, events).await });
@@ -129,21 +145,22 @@ impl RedisStore {
         let pushes = events.clone();
         actix_rt::spawn(async move {
             while let Some(push) = push_rx.recv().await {
-                match push.kind {
-                    PushKind::Message => {
-                        // [channel, payload]
-                        if let (Some(Value::BulkString(ch)), Some(Value::BulkString(session))) =
-                            (push.data.first(), push.data.get(1))
-                            && ch.as_slice() == channel.as_bytes()
-                            && let Ok(session) = String::from_utf8(session.clone())
-                        {
-                            let _ = pushes.send(StoreEvent::Parked(SessionId::new(session)));
+                if let Some(announcement) = heard(&channel, &push) {
+                    let _ = pushes.send(match announcement {
+                        Announcement::Parked(session) => {
+                            catalog::delivery_announcement_received();
+                            StoreEvent::Parked(session)
                         }
-                    }
-                    PushKind::Disconnection => {
-                        log::warn!("lost the Redis connection; reconnecting")
-                    }
-                    _ => {}
+                        Announcement::Ended {
+                            session,
+                            connection,
+                        } => StoreEvent::Ended {
+                            session,
+                            connection,
+                        },
+                    });
+                } else if push.kind == PushKind::Disconnection {
+                    log::warn!("lost the Redis connection; reconnecting")
                 }
             }
         });
@@ -226,7 +243,7 @@ impl RedisStore {
             .set_automatic_resubscription();
         let mut subscriber =
             ConnectionManager::new_with_config(client.clone(), subscriber_config).await?;
-        subscriber.subscribe(&self.channel).await?;
+        self.subscribe(&mut subscriber).await?;
         let durable = if target.follows_sentinel() {
             Some(ConnectionManager::new_with_config(client.clone(), config()).await?)
         } else {
@@ -239,6 +256,30 @@ impl RedisStore {
         })
     }
 
+    /// Listens on this replica's own channel (the connection manager subscribes again after
+    /// a reconnect).
+    async fn subscribe(&self, subscriber: &mut ConnectionManager) -> redis::RedisResult<()> {
+        subscriber.subscribe(&self.channel).await
+    }
+
+    /// Tells one replica something about a session it holds. At most once: what it is told
+    /// about is in Redis already, and a resume finds it there.
+    async fn announce(
+        &self,
+        conn: &mut ConnectionManager,
+        to: &ReplicaId,
+        announcement: &Announcement,
+    ) {
+        let published = redis::cmd("PUBLISH")
+            .arg(replica_routes::channel(&self.prefix, to))
+            .arg(announcement.encode())
+            .query_async::<i64>(conn)
+            .await;
+        if let Err(e) = published {
+            log::debug!("an announcement went unsent: {}", describe(&e));
+        }
+    }
+
     fn install(&self, connections: Connections) {
         *self.connection.write().unwrap_or_else(|p| p.into_inner()) = Some(connections.commands);
         *self.subscriber.write().unwrap_or_else(|p| p.into_inner()) = Some(connections.subscriber);
@@ -246,7 +287,7 @@ impl RedisStore {
     }
 
     /// The connection for a write a sign-in depends on, and whether it must then wait for a
-    /// replica ([`RedisStore::replicated`]).
+    /// replica, if the master has one ([`RedisStore::replicated`]).
     fn writer(&self) -> Result<(ConnectionManager, bool), StoreError> {
         match self
             .durable
@@ -254,7 +295,7 @@ impl RedisStore {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
         {
-            Some(durable) => Ok((durable, self.has_replica.load(Ordering::SeqCst))),
+            Some(durable) => Ok((durable, true)),
             None => Ok((self.manager()?, false)),
         }
     }
@@ -262,9 +303,26 @@ impl RedisStore {
     /// Done once a replica has the writes made on `conn` (Sentinel only): acknowledged then
     /// means it survives a failover. Without one in time, the caller answers `unavailable`
     /// (and the person tries again) rather than promise what a failover could take back.
+    ///
+    /// The health check's last `ROLE` may predate a replica that attached since (one that was
+    /// still syncing when this replica started: writes of the first second went unwaited, and
+    /// a master killed then took back results `/complete` had reported delivered). So where it
+    /// saw none, `ROLE` is asked again after the write: a replica listed then has the write
+    /// once `WAIT` says so, and one attaching later gets it in its first sync.
     async fn replicated(&self, conn: &mut ConnectionManager, wait: bool) -> Result<(), StoreError> {
         if !wait {
             return Ok(());
+        }
+        if !self.has_replica.load(Ordering::SeqCst) {
+            let role: Vec<Value> = redis::cmd("ROLE")
+                .query_async(conn)
+                .await
+                .map_err(unavailable)?;
+            let replicas = lists_replicas(&role);
+            self.has_replica.store(replicas, Ordering::SeqCst);
+            if !replicas {
+                return Ok(());
+            }
         }
         let replicas: i64 = redis::cmd("WAIT")
             .arg(1)
@@ -297,9 +355,8 @@ impl RedisStore {
             let role = role.query_async::<Vec<Value>>(&mut conn);
             match actix_rt::time::timeout(Duration::from_secs(1), role).await {
                 Ok(Ok(reply)) => {
-                    // ["master", offset, [[ip, port, offset], ...]]
-                    let replicas = matches!(reply.get(2), Some(Value::Array(r)) if !r.is_empty());
-                    self.has_replica.store(replicas, Ordering::SeqCst);
+                    self.has_replica
+                        .store(lists_replicas(&reply), Ordering::SeqCst);
                     matches!(reply.first(), Some(Value::BulkString(r)) if r.as_slice() == b"master")
                 }
                 _ => false,
@@ -573,9 +630,10 @@ impl RedisStore {
         Ok(count)
     }
 
-    /// Keeps the frame until it is acknowledged, then tells every replica; the one holding
-    /// the session writes it. Entries are `id:sealed frame`, so an ack finds its entry by the
-    /// `id` without opening any.
+    /// Keeps the frame until it is acknowledged, then tells the replica holding the session, if
+    /// that is another one (this replica's hub writes to its own connections itself, and no
+    /// replica is told about a session that is not connected). Entries are `id:sealed frame`,
+    /// so an ack finds its entry by the `id` without opening any.
     pub async fn keep_unacked(
         &self,
         session: &SessionId,
@@ -591,7 +649,7 @@ impl RedisStore {
                 .seal(context("frame", &list).as_bytes(), frame.as_bytes()),
         );
         let max = MAX_UNACKED_PER_SESSION as isize;
-        let (length,): (usize,) = redis::pipe()
+        let (length, location): (usize, Option<String>) = redis::pipe()
             .atomic()
             .rpush(&list, entry)
             .ltrim(&list, -max, -1)
@@ -600,8 +658,7 @@ impl RedisStore {
             .ignore()
             .expire(&sent, expiry_secs(ttl))
             .ignore()
-            .publish(&self.channel, session.expose())
-            .ignore()
+            .get(self.location_key(session))
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -609,7 +666,98 @@ impl RedisStore {
             UnackedEvent::Dropped,
             length.saturating_sub(MAX_UNACKED_PER_SESSION) as u64,
         );
-        self.replicated(&mut conn, wait).await
+        self.replicated(&mut conn, wait).await?;
+        // Announced once a failover can no longer take the frame back.
+        if let Some(there) = location.as_deref().and_then(Location::parse)
+            && there.replica != self.replica
+        {
+            let parked = Announcement::Parked(session.clone());
+            self.announce(&mut conn, &there.replica, &parked).await;
+        }
+        Ok(())
+    }
+
+    /// Records that the session is connected here, on `connection`, for `ttl` seconds, and ends
+    /// its older connection if that is on another replica (one here is this replica's hub's to
+    /// end).
+    pub async fn claim_location(
+        &self,
+        session: &SessionId,
+        connection: u64,
+        ttl: u64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.manager()?;
+        let here = Location {
+            replica: self.replica.clone(),
+            connection,
+        };
+        let before: Option<String> = redis::cmd("SET")
+            .arg(self.location_key(session))
+            .arg(here.encode())
+            .arg("EX")
+            .arg(expiry_secs(ttl))
+            .arg("GET")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if let Some(before) = before.as_deref().and_then(Location::parse)
+            && before.replica != self.replica
+        {
+            let ended = Announcement::Ended {
+                session: session.clone(),
+                connection: before.connection,
+            };
+            self.announce(&mut conn, &before.replica, &ended).await;
+        }
+        Ok(())
+    }
+
+    /// Keeps the record naming this connection alive, or restores it; says whether it names
+    /// another one (the session was resumed elsewhere and the message saying so went unheard).
+    pub async fn refresh_location(
+        &self,
+        session: &SessionId,
+        connection: u64,
+        ttl: u64,
+    ) -> Result<LocationRefresh, StoreError> {
+        let mut conn = self.manager()?;
+        let here = Location {
+            replica: self.replica.clone(),
+            connection,
+        };
+        let kept: i64 = self
+            .refresh_location
+            .key(self.location_key(session))
+            .arg(here.encode())
+            .arg(expiry_secs(ttl))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(match kept {
+            1 => LocationRefresh::Kept,
+            2 => LocationRefresh::Restored,
+            _ => LocationRefresh::Elsewhere,
+        })
+    }
+
+    /// The connection ended: no replica holds the session any more, unless a newer connection
+    /// recorded itself meanwhile.
+    pub async fn release_location(
+        &self,
+        session: &SessionId,
+        connection: u64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.manager()?;
+        let here = Location {
+            replica: self.replica.clone(),
+            connection,
+        };
+        self.release_location
+            .key(self.location_key(session))
+            .arg(here.encode())
+            .invoke_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
     }
 
     pub async fn unacked(&self, session: &SessionId) -> Result<Vec<UnackedFrame>, StoreError> {
@@ -853,8 +1001,35 @@ impl RedisStore {
         )
     }
 
+    /// One of the session's keys, so it shares the session's slot under Redis Cluster.
+    fn location_key(&self, session: &SessionId) -> String {
+        self.session_key("at", session)
+    }
+
     fn unacked_deadlines(&self) -> String {
         format!("{}od", self.prefix)
+    }
+}
+
+/// Whether a master's `ROLE` reply lists a replica: `["master", offset, [[ip, port, offset],
+/// ...]]`.
+fn lists_replicas(role: &[Value]) -> bool {
+    matches!(role.get(2), Some(Value::Array(r)) if !r.is_empty())
+}
+
+/// What this replica was told on its own channel, if the push is that.
+fn heard(channel: &str, push: &redis::PushInfo) -> Option<Announcement> {
+    if push.kind != PushKind::Message {
+        return None;
+    }
+    // [channel, payload]
+    match (push.data.first(), push.data.get(1)) {
+        (Some(Value::BulkString(heard_on)), Some(Value::BulkString(payload)))
+            if heard_on.as_slice() == channel.as_bytes() =>
+        {
+            Announcement::parse(payload)
+        }
+        _ => None,
     }
 }
 
