@@ -8,6 +8,7 @@
 //! (chosen at start-up by `store.redis_url`) lets any replica serve any request.
 
 pub mod memory;
+mod redis_connection;
 mod redis_scripts;
 pub mod redis_store;
 mod redis_target;

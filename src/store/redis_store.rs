@@ -15,8 +15,10 @@
 //! The connection comes up in the background: start-up with Redis down waits and retries
 //! (with back-off, saying so in the log) while `/readyz` answers 503.
 
+use super::redis_connection::RedisConnection;
 use super::redis_scripts::{
-    ACK_SCRIPT, CONFIRM_SCRIPT, MARK_SENT_SCRIPT, RELEASE_UNACKED_SCRIPT, SWEEP_UNACKED_SCRIPT,
+    ACK_SCRIPT, CONFIRM_SCRIPT, DUE_UNACKED_SCRIPT, FORGET_DUE_SCRIPT, MARK_SENT_SCRIPT,
+    RELEASE_UNACKED_SCRIPT, SWEEP_SESSION_SCRIPT,
 };
 pub use super::redis_target::RedisTarget;
 use super::redis_target::describe;
@@ -27,20 +29,21 @@ use super::{
 use crate::sealing::{DigestKey, SealingKey};
 use crate::secrets::{ResumeSecret, SessionId, SharedRefresh, State, Ticket};
 use crate::telemetry::catalog::{self, UnackedEvent};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind, Script, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
-/// The connections of one Redis (or, with Sentinel, of the current master).
+/// The connections of one Redis (or, with Sentinel, of the current master; or of a Cluster).
 struct Connections {
-    commands: ConnectionManager,
-    subscriber: ConnectionManager,
-    durable: Option<ConnectionManager>,
+    commands: RedisConnection,
+    subscriber: RedisConnection,
+    durable: Option<RedisConnection>,
+    /// Whether the delivery channel is a sharded one (Cluster with Redis 7: `SPUBLISH`).
+    sharded: bool,
 }
 
-/// How long a parked result waits for a replica's acknowledgement (Sentinel only).
+/// How long a parked result waits for a replica's acknowledgement (Sentinel and Cluster).
 const REPLICA_WAIT_MS: u64 = 500;
 
 /// What the store tells the hub.
@@ -60,19 +63,24 @@ pub struct RedisStore {
     /// Commands. Never subscribed: a connection that is subscribed and publishes inside
     /// MULTI gets its own `message` push mixed into the replies (redis-rs 1.8, measured in
     /// BENCHMARKS.md), which shifts every later reply on the multiplexed connection.
-    connection: RwLock<Option<ConnectionManager>>,
+    connection: RwLock<Option<RedisConnection>>,
     /// Subscriptions only; held so its background task lives.
-    subscriber: RwLock<Option<ConnectionManager>>,
-    /// With Sentinel only: the writes a sign-in depends on (tickets, states, held grants,
+    subscriber: RwLock<Option<RedisConnection>>,
+    /// With Sentinel or Cluster: the writes a sign-in depends on (tickets, states, held grants,
     /// parked results), each followed by `WAIT` for a replica. Redis replicates
     /// asynchronously, so a record the old master acknowledged just before dying could be
     /// missing on the promoted replica: a link that no longer works, or a result `/complete`
     /// had reported delivered (seen at 200 concurrent sign-ins through a failover). `WAIT`
-    /// blocks its whole connection, hence one of its own.
-    durable: RwLock<Option<ConnectionManager>>,
-    /// Whether the master had a replica at the last health check (from `ROLE`): without one no
-    /// failover can take a write back, and `WAIT` would only time out.
+    /// blocks its whole connection, hence one of its own. A Cluster's masters fail over to
+    /// their replicas the same way, so the same rule holds there; its `WAIT` goes to every
+    /// master and counts the fewest replicas that acknowledged.
+    durable: RwLock<Option<RedisConnection>>,
+    /// Whether the master (in a Cluster: every master) had a replica at the last health check
+    /// (from `ROLE`, or `CLUSTER NODES`): without one no failover can take a write back, and
+    /// `WAIT` would only time out.
     has_replica: AtomicBool,
+    /// Whether deliveries are announced with `SPUBLISH` (sharded pub/sub in a Cluster).
+    sharded: AtomicBool,
     prefix: String,
     sealer: SealingKey,
     /// Keyed digests for keys, codes and rate-limit subjects.
@@ -83,7 +91,9 @@ pub struct RedisStore {
     mark_sent: Script,
     ack: Script,
     release_unacked: Script,
-    sweep_unacked: Script,
+    due_unacked: Script,
+    sweep_session: Script,
+    forget_due: Script,
 }
 
 impl RedisStore {
@@ -99,6 +109,7 @@ impl RedisStore {
             subscriber: RwLock::new(None),
             durable: RwLock::new(None),
             has_replica: AtomicBool::new(false),
+            sharded: AtomicBool::new(false),
             channel: format!("{prefix}deliver"),
             prefix,
             digests: sealer.digest_key("oauth-broker redis keys v2"),
@@ -108,7 +119,9 @@ impl RedisStore {
             mark_sent: Script::new(MARK_SENT_SCRIPT),
             ack: Script::new(ACK_SCRIPT),
             release_unacked: Script::new(RELEASE_UNACKED_SCRIPT),
-            sweep_unacked: Script::new(SWEEP_UNACKED_SCRIPT),
+            due_unacked: Script::new(DUE_UNACKED_SCRIPT),
+            sweep_session: Script::new(SWEEP_SESSION_SCRIPT),
+            forget_due: Script::new(FORGET_DUE_SCRIPT),
         });
         let background = store.clone();
         actix_rt::spawn(async move { background.run(target, events).await });
@@ -127,7 +140,8 @@ impl RedisStore {
         actix_rt::spawn(async move {
             while let Some(push) = push_rx.recv().await {
                 match push.kind {
-                    PushKind::Message => {
+                    // `smessage` when the channel is sharded (Cluster, `SSUBSCRIBE`).
+                    PushKind::Message | PushKind::SMessage => {
                         // [channel, payload]
                         if let (Some(Value::BulkString(ch)), Some(Value::BulkString(session))) =
                             (push.data.first(), push.data.get(1))
@@ -145,7 +159,8 @@ impl RedisStore {
             }
         });
 
-        // Health: a PING a second (with Sentinel, ROLE: a demoted master still answers PING).
+        // Health: a PING a second (with Sentinel, ROLE: a demoted master still answers PING;
+        // in a Cluster, PING to every master and the cluster's own state).
         // After an outage the hub looks for frames parked meanwhile, since their
         // notifications may have gone unheard. With Sentinel, two failed checks in a row mean
         // a failover: ask the sentinels for the master again and reconnect there.
@@ -154,7 +169,7 @@ impl RedisStore {
         let mut failed_checks = 0u32;
         loop {
             tick.tick().await;
-            let mut healthy = self.check(target.follows_sentinel()).await;
+            let mut healthy = self.check(&target).await;
             failed_checks = if healthy { 0 } else { failed_checks + 1 };
             if failed_checks >= 2 && target.follows_sentinel() {
                 healthy = self.follow_failover(&target, &push_tx).await;
@@ -208,24 +223,12 @@ impl RedisStore {
         target: &RedisTarget,
         push_tx: mpsc::UnboundedSender<redis::PushInfo>,
     ) -> redis::RedisResult<Connections> {
-        let client = target.client().await?;
-        let config = || {
-            ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(2)))
-                .set_response_timeout(Some(Duration::from_secs(2)))
-                .set_min_delay(Duration::from_millis(100))
-                .set_max_delay(Duration::from_secs(5))
-                .set_number_of_retries(2)
-        };
-        let commands = ConnectionManager::new_with_config(client.clone(), config()).await?;
-        let subscriber_config = config()
-            .set_push_sender(push_tx)
-            .set_automatic_resubscription();
-        let mut subscriber =
-            ConnectionManager::new_with_config(client.clone(), subscriber_config).await?;
-        subscriber.subscribe(&self.channel).await?;
-        let durable = if target.follows_sentinel() {
-            Some(ConnectionManager::new_with_config(client.clone(), config()).await?)
+        let connector = target.connector().await?;
+        let commands = connector.open(None).await?;
+        let mut subscriber = connector.open(Some(push_tx)).await?;
+        let sharded = subscriber.subscribe(&self.channel).await?;
+        let durable = if target.follows_sentinel() || target.is_cluster() {
+            Some(connector.open(None).await?)
         } else {
             None
         };
@@ -233,6 +236,7 @@ impl RedisStore {
             commands,
             subscriber,
             durable,
+            sharded,
         })
     }
 
@@ -240,11 +244,12 @@ impl RedisStore {
         *self.connection.write().unwrap_or_else(|p| p.into_inner()) = Some(connections.commands);
         *self.subscriber.write().unwrap_or_else(|p| p.into_inner()) = Some(connections.subscriber);
         *self.durable.write().unwrap_or_else(|p| p.into_inner()) = connections.durable;
+        self.sharded.store(connections.sharded, Ordering::SeqCst);
     }
 
     /// The connection for a write a sign-in depends on, and whether it must then wait for a
     /// replica ([`RedisStore::replicated`]).
-    fn writer(&self) -> Result<(ConnectionManager, bool), StoreError> {
+    fn writer(&self) -> Result<(RedisConnection, bool), StoreError> {
         match self
             .durable
             .read()
@@ -256,10 +261,10 @@ impl RedisStore {
         }
     }
 
-    /// Done once a replica has the writes made on `conn` (Sentinel only): acknowledged then
+    /// Done once a replica has the writes made on `conn` (Sentinel and Cluster): acknowledged then
     /// means it survives a failover. Without one in time, the caller answers `unavailable`
     /// (and the person tries again) rather than promise what a failover could take back.
-    async fn replicated(&self, conn: &mut ConnectionManager, wait: bool) -> Result<(), StoreError> {
+    async fn replicated(&self, conn: &mut RedisConnection, wait: bool) -> Result<(), StoreError> {
         if !wait {
             return Ok(());
         }
@@ -276,7 +281,7 @@ impl RedisStore {
         Ok(())
     }
 
-    fn manager(&self) -> Result<ConnectionManager, StoreError> {
+    fn manager(&self) -> Result<RedisConnection, StoreError> {
         self.connection
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -284,31 +289,69 @@ impl RedisStore {
             .ok_or(StoreError::Unavailable)
     }
 
-    /// Whether Redis answers within a second (and, `as_master`, still is the master).
-    async fn check(&self, as_master: bool) -> bool {
+    /// Whether Redis answers within a second (with Sentinel: and still is the master; in a
+    /// Cluster: every master answers and the cluster says its state is ok).
+    async fn check(&self, target: &RedisTarget) -> bool {
         let Ok(mut conn) = self.manager() else {
             return false;
         };
-        if as_master {
-            let role = redis::cmd("ROLE");
-            let role = role.query_async::<Vec<Value>>(&mut conn);
-            match actix_rt::time::timeout(Duration::from_secs(1), role).await {
-                Ok(Ok(reply)) => {
-                    // ["master", offset, [[ip, port, offset], ...]]
-                    let replicas = matches!(reply.get(2), Some(Value::Array(r)) if !r.is_empty());
-                    self.has_replica.store(replicas, Ordering::SeqCst);
-                    matches!(reply.first(), Some(Value::BulkString(r)) if r.as_slice() == b"master")
-                }
-                _ => false,
+        let check = async {
+            if target.is_cluster() {
+                self.check_cluster(&mut conn).await
+            } else if target.follows_sentinel() {
+                self.check_master(&mut conn).await
+            } else {
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
             }
-        } else {
-            let ping = redis::cmd("PING");
-            let ping = ping.query_async::<String>(&mut conn);
-            matches!(
-                actix_rt::time::timeout(Duration::from_secs(1), ping).await,
-                Ok(Ok(_))
-            )
+        };
+        actix_rt::time::timeout(Duration::from_secs(1), check)
+            .await
+            .unwrap_or(false)
+    }
+
+    async fn check_master(&self, conn: &mut RedisConnection) -> bool {
+        let Ok(reply) = redis::cmd("ROLE").query_async::<Vec<Value>>(conn).await else {
+            return false;
+        };
+        // ["master", offset, [[ip, port, offset], ...]]
+        let replicas = matches!(reply.get(2), Some(Value::Array(r)) if !r.is_empty());
+        self.has_replica.store(replicas, Ordering::SeqCst);
+        matches!(reply.first(), Some(Value::BulkString(r)) if r.as_slice() == b"master")
+    }
+
+    /// The cluster client sends `PING` to every master, so one frozen master (whose slots
+    /// nobody serves until a failover) makes the check fail at once, long before the cluster
+    /// itself notices (`cluster-node-timeout`, 15 s by default).
+    async fn check_cluster(&self, conn: &mut RedisConnection) -> bool {
+        if redis::cmd("PING")
+            .query_async::<Value>(&mut *conn)
+            .await
+            .is_err()
+        {
+            return false;
         }
+        let Ok(info) = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query_async::<String>(&mut *conn)
+            .await
+        else {
+            return false;
+        };
+        if !info.lines().any(|line| line.trim() == "cluster_state:ok") {
+            return false;
+        }
+        if let Ok(nodes) = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async::<String>(&mut *conn)
+            .await
+        {
+            self.has_replica
+                .store(every_master_has_a_replica(&nodes), Ordering::SeqCst);
+        }
+        true
     }
 
     /// Reconnects to whatever master the sentinels name now, within a bounded time.
@@ -344,8 +387,11 @@ impl RedisStore {
         format!("{}{kind}:{digest}", self.prefix)
     }
 
+    /// A key of one session's records: the session ID is the key's hash tag, so in a Cluster
+    /// all of a session's keys share one slot and each atomic step over them (a `MULTI`, a
+    /// script) is legal.
     fn session_key(&self, kind: &str, session: &SessionId) -> String {
-        format!("{}{kind}:{}", self.prefix, session.expose())
+        session_key(&self.prefix, kind, session)
     }
 
     /// A typed code is compared by keyed digest inside Redis, bound to its session, so the
@@ -597,16 +643,35 @@ impl RedisStore {
             .ignore()
             .expire(&sent, expiry_secs(ttl))
             .ignore()
-            .publish(&self.channel, session.expose())
-            .ignore()
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
+        // Announced after the frame is parked, outside the MULTI: the channel has its own slot.
+        self.announce(&mut conn, session).await?;
         catalog::unacked_frames(
             UnackedEvent::Dropped,
             length.saturating_sub(MAX_UNACKED_PER_SESSION) as u64,
         );
         self.replicated(&mut conn, wait).await
+    }
+
+    /// Tells the replicas a frame was parked for `session` (`SPUBLISH` on a sharded channel).
+    async fn announce(
+        &self,
+        conn: &mut RedisConnection,
+        session: &SessionId,
+    ) -> Result<(), StoreError> {
+        let command = if self.sharded.load(Ordering::SeqCst) {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        };
+        redis::cmd(command)
+            .arg(&self.channel)
+            .arg(session.expose())
+            .query_async::<()>(conn)
+            .await
+            .map_err(unavailable)
     }
 
     pub async fn unacked(&self, session: &SessionId) -> Result<Vec<UnackedFrame>, StoreError> {
@@ -665,20 +730,28 @@ impl RedisStore {
     }
 
     /// The connection dropped: the frames wait `grace` seconds, after which the sweep of any
-    /// replica counts them as expired (exactly once: the sweep is one script).
+    /// replica counts them as expired (exactly once: each session is swept by one script). The
+    /// deadline is kept beside the session's keys, in their slot; the deadlines index only
+    /// tells the sweep where to look.
     pub async fn release_unacked(&self, session: &SessionId, grace: u64) -> Result<(), StoreError> {
         let mut conn = self.manager()?;
         let (list, sent) = self.unacked_keys(session);
-        self.release_unacked
+        let due: Option<i64> = self
+            .release_unacked
             .key(list)
             .key(sent)
-            .key(self.unacked_deadlines())
+            .key(self.unacked_deadline(session))
             .arg(grace)
             .arg(UNACKED_SLACK_SECS)
-            .arg(session.expose())
-            .invoke_async::<()>(&mut conn)
+            .invoke_async(&mut conn)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        if let Some(due) = due {
+            conn.zadd::<_, _, _, ()>(self.unacked_deadlines(), session.expose(), due)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
     }
 
     pub async fn claim_unacked(&self, session: &SessionId, ttl: u64) -> Result<(), StoreError> {
@@ -686,13 +759,17 @@ impl RedisStore {
         let (list, sent) = self.unacked_keys(session);
         redis::pipe()
             .atomic()
-            .zrem(self.unacked_deadlines(), session.expose())
+            .del(self.unacked_deadline(session))
             .ignore()
             .expire(&list, expiry_secs(ttl))
             .ignore()
             .expire(&sent, expiry_secs(ttl))
             .ignore()
             .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        // The deadline above is what counts; this only spares the sweep a look.
+        conn.zrem::<_, _, ()>(self.unacked_deadlines(), session.expose())
             .await
             .map_err(unavailable)?;
         self.replicated(&mut conn, wait).await
@@ -702,11 +779,41 @@ impl RedisStore {
         let Ok(mut conn) = self.manager() else {
             return;
         };
-        let mut invocation = self.sweep_unacked.key(self.unacked_deadlines());
-        invocation.arg(&self.prefix);
-        let expired = invocation.invoke_async::<u64>(&mut conn);
-        if let Ok(Ok(expired)) = actix_rt::time::timeout(Duration::from_secs(1), expired).await {
-            catalog::unacked_frames(UnackedEvent::Expired, expired);
+        let sweep = async {
+            // [session, deadline, session, deadline, ...], the deadlines as Redis wrote them.
+            let due: Vec<String> = self
+                .due_unacked
+                .key(self.unacked_deadlines())
+                .invoke_async(&mut conn)
+                .await?;
+            let mut expired = 0u64;
+            for pair in due.chunks_exact(2) {
+                let session = SessionId::new(pair[0].clone());
+                let (list, sent) = self.unacked_keys(&session);
+                let swept: i64 = self
+                    .sweep_session
+                    .key(list)
+                    .key(sent)
+                    .key(self.unacked_deadline(&session))
+                    .invoke_async(&mut conn)
+                    .await?;
+                // -2: released again with a later deadline (the index has it already).
+                if swept != -2 {
+                    self.forget_due
+                        .key(self.unacked_deadlines())
+                        .arg(&pair[0])
+                        .arg(&pair[1])
+                        .invoke_async::<()>(&mut conn)
+                        .await?;
+                }
+                expired += u64::try_from(swept).unwrap_or(0);
+            }
+            redis::RedisResult::Ok(expired)
+        };
+        match actix_rt::time::timeout(Duration::from_secs(1), sweep).await {
+            Ok(Ok(expired)) => catalog::unacked_frames(UnackedEvent::Expired, expired),
+            Ok(Err(e)) => log::debug!("sweeping expired frames failed: {}", describe(&e)),
+            Err(_) => log::debug!("sweeping expired frames took over a second"),
         }
     }
 
@@ -753,9 +860,43 @@ impl RedisStore {
         )
     }
 
+    /// When a dropped session's grace ends (in its slot, beside its frames).
+    fn unacked_deadline(&self, session: &SessionId) -> String {
+        self.session_key("od", session)
+    }
+
     fn unacked_deadlines(&self) -> String {
         format!("{}od", self.prefix)
     }
+}
+
+fn session_key(prefix: &str, kind: &str, session: &SessionId) -> String {
+    format!("{prefix}{kind}:{{{}}}", session.expose())
+}
+
+/// From `CLUSTER NODES`: whether every master that serves slots has a replica that is not
+/// failing (a line per node: id, address, flags, the master's id for a replica, ..., slots).
+fn every_master_has_a_replica(nodes: &str) -> bool {
+    let lines: Vec<Vec<&str>> = nodes
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .filter(|fields: &Vec<&str>| fields.len() >= 8)
+        .collect();
+    let failing = |flags: &str| flags.split(',').any(|f| f == "fail" || f == "fail?");
+    let masters = lines
+        .iter()
+        .filter(|f| f[2].split(',').any(|flag| flag == "master") && f.len() > 8);
+    let mut any = false;
+    for master in masters {
+        any = true;
+        let has_replica = lines.iter().any(|f| {
+            f[2].split(',').any(|flag| flag == "slave") && !failing(f[2]) && f[3] == master[0]
+        });
+        if !has_replica {
+            return false;
+        }
+    }
+    any
 }
 
 /// The associated data of a sealed record: what it is and where it belongs.
@@ -772,4 +913,63 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 /// most `i64::MAX` (a larger `u64` would wrap into a negative, deleting it too).
 fn expiry_secs(ttl: u64) -> i64 {
     i64::try_from(ttl.max(1)).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::cluster_routing::Slot;
+
+    /// Every group of keys one atomic step touches (a `MULTI`, a script, a pipeline), as the
+    /// store names them: in a Cluster each group must map to one hash slot.
+    fn atomic_key_groups(session: &SessionId) -> Vec<Vec<String>> {
+        let key = |kind| session_key("oauth-broker:", kind, session);
+        vec![
+            // keep_unacked, unacked, mark_sent, ack
+            vec![key("o"), key("os")],
+            // release_unacked, claim_unacked, the sweep of one session
+            vec![key("o"), key("os"), key("od")],
+            // hold_grant, confirm
+            vec![key("h")],
+        ]
+    }
+
+    #[test]
+    fn each_atomic_step_touches_one_hash_slot() {
+        for i in 0..200 {
+            let session = SessionId::new(format!("session{i}-Ab3_x"));
+            for group in atomic_key_groups(&session) {
+                let slot = Slot::for_key(&group[0]);
+                for key in &group {
+                    assert_eq!(Slot::for_key(key), slot, "{key} vs {}", group[0]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sessions_spread_over_the_slots() {
+        let slots: std::collections::HashSet<_> = (0..200)
+            .map(|i| Slot::for_key(session_key("p:", "o", &SessionId::new(format!("s{i}")))))
+            .collect();
+        assert!(slots.len() > 150, "only {} slots", slots.len());
+    }
+
+    #[test]
+    fn a_cluster_is_durable_only_when_every_master_has_a_live_replica() {
+        let two_masters_two_replicas = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-8191
+b1 127.0.0.1:7001@17001 master - 0 0 2 connected 8192-16383
+a2 127.0.0.1:7002@17002 slave a1 0 0 1 connected
+b2 127.0.0.1:7003@17003 slave b1 0 0 2 connected
+";
+        assert!(every_master_has_a_replica(two_masters_two_replicas));
+        let failed = two_masters_two_replicas.replace("slave b1", "slave,fail b1");
+        assert!(!every_master_has_a_replica(&failed));
+        let no_replicas = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-8191
+b1 127.0.0.1:7001@17001 master - 0 0 2 connected 8192-16383
+";
+        assert!(!every_master_has_a_replica(no_replicas));
+    }
 }
