@@ -13,6 +13,12 @@
 #      both it and the Kubernetes manifests set server.trusted_proxies for the proxy they ship
 #      (compose: the proxy's fixed address is inside it), and no Ingress routes the metrics
 #      port;
+#   5b. Redis runs with a password from a secret, and the brokers get it from one: compose's
+#      redis reads requirepass from a secret file and the brokers' URL comes from another
+#      (BROKER__STORE__REDIS_URL_FILE) carrying the same password, never inline; Kubernetes'
+#      Redis mounts a Secret and reads requirepass from it, the broker reads REDIS_URL from
+#      its mounted Secret, and secret.example.yaml shows both Secrets with the keys used;
+#      health checks authenticate and compare the answer (redis-cli exits 0 on NOAUTH);
 #   6. manifests/prometheus-rules.yaml passes `promtool check rules` (Debian's prometheus
 #      package, installed by scripts/install-test-deps.sh) and the Grafana dashboard is JSON.
 #
@@ -277,8 +283,8 @@ try:
         envs[name] = env
         for key in ("BROKER__STORE__REDIS_URL", "BROKER__SECRETS__SEAL_KEY",
                     "BROKER__SERVER__PUBLIC_URL", "BROKER__SERVER__CALLBACK_URL"):
-            if key not in env:
-                problems.append(f"{cpath}: {name}: {key} not set")
+            if key not in env and key + "_FILE" not in env:
+                problems.append(f"{cpath}: {name}: {key} (or {key}_FILE) not set")
         if "healthcheck" not in s:
             problems.append(f"{cpath}: {name}: no healthcheck")
         # Every request comes through the proxy: without this, every user is the proxy.
@@ -294,7 +300,8 @@ try:
             for pip in proxy_ips:
                 if not any(ipaddress.ip_address(pip) in ipaddress.ip_network(t, strict=False) for t in trusted):
                     problems.append(f"{cpath}: {name}: trusted_proxies {trusted} does not cover the proxy {pip}")
-    for key in ("BROKER__STORE__REDIS_URL", "BROKER__SECRETS__SEAL_KEY"):
+    for key in ("BROKER__STORE__REDIS_URL", "BROKER__STORE__REDIS_URL_FILE",
+                "BROKER__SECRETS__SEAL_KEY"):
         if len({e.get(key) for e in envs.values()}) > 1:
             problems.append(f"{cpath}: brokers differ in {key}; replicas must share it")
     proxy = services.get("proxy") or {}
@@ -341,6 +348,135 @@ sys.exit(1 if problems else 0)
 PYEOF
 then
     fail "kustomization/compose checks failed (listed above)"
+fi
+
+# --- 5b. Redis password wiring ------------------------------------------------------------
+step "Redis password from secrets (compose.yaml, kubernetes/redis.yaml, deployment.yaml)"
+if ! "$PY" - <<'PYEOF'
+import os, re, sys
+from urllib.parse import urlsplit
+import yaml
+
+problems = []
+
+def url_password(url):
+    try:
+        return urlsplit(url.strip()).password
+    except ValueError:
+        return None
+
+def probe_ok(text, where):
+    """A health check that authenticates without an argument and compares the answer."""
+    if "REDISCLI_AUTH" not in text or "PONG" not in text:
+        problems.append(f"{where}: the Redis health check must authenticate (REDISCLI_AUTH) "
+                        "and compare the answer with PONG (redis-cli exits 0 on NOAUTH)")
+
+# compose: secrets by file, requirepass from one, the brokers' URL from another.
+cpath = "manifests/compose.yaml"
+try:
+    c = yaml.safe_load(open(cpath))
+    services = c.get("services") or {}
+    top = c.get("secrets") or {}
+    def secret_file(name):
+        spec = top.get(name) or {}
+        f = spec.get("file")
+        return os.path.normpath(os.path.join("manifests", f)) if f else None
+    redis = services.get("redis") or {}
+    redis_secrets = [s if isinstance(s, str) else s.get("source") for s in redis.get("secrets") or []]
+    command = " ".join(redis.get("command") or []) if isinstance(redis.get("command"), list) else str(redis.get("command") or "")
+    m = re.search(r"requirepass\s+\"?\$\$\(cat /run/secrets/([A-Za-z0-9_.-]+)\)", command)
+    password = None
+    if not m:
+        problems.append(f"{cpath}: redis: requirepass is not read from a /run/secrets/ file")
+    elif m.group(1) not in redis_secrets:
+        problems.append(f"{cpath}: redis: reads the secret {m.group(1)} it is not given")
+    else:
+        path = secret_file(m.group(1))
+        if not path or not os.path.isfile(path):
+            problems.append(f"{cpath}: secret {m.group(1)} has no file")
+        else:
+            password = open(path).read().strip()
+            if len(password) < 16:
+                problems.append(f"{path}: a Redis password of at least 16 characters")
+    probe_ok(" ".join((redis.get("healthcheck") or {}).get("test") or []), f"{cpath}: redis")
+    for name, s in services.items():
+        if not name.startswith("broker"):
+            continue
+        env = s.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(e.split("=", 1) for e in env)
+        if url_password(str(env.get("BROKER__STORE__REDIS_URL", ""))):
+            problems.append(f"{cpath}: {name}: a password inline in BROKER__STORE__REDIS_URL")
+        file = str(env.get("BROKER__STORE__REDIS_URL_FILE", ""))
+        if not file.startswith("/run/secrets/"):
+            problems.append(f"{cpath}: {name}: BROKER__STORE__REDIS_URL_FILE must name a secret")
+            continue
+        secret = file[len("/run/secrets/"):]
+        given = [x if isinstance(x, str) else x.get("source") for x in s.get("secrets") or []]
+        if secret not in given:
+            problems.append(f"{cpath}: {name}: reads the secret {secret} it is not given")
+        path = secret_file(secret)
+        if not path or not os.path.isfile(path):
+            problems.append(f"{cpath}: secret {secret} has no file")
+        elif password is not None and url_password(open(path).read()) != password:
+            problems.append(f"{path}: the URL's password is not Redis's ({m.group(1)})")
+except (OSError, yaml.YAMLError, AttributeError, TypeError) as e:
+    problems.append(f"{cpath}: {e}")
+
+# Kubernetes: Redis reads requirepass from its mounted Secret; the broker its URL from its own.
+kdir = "manifests/kubernetes"
+def docs(name):
+    return [d for d in yaml.safe_load_all(open(os.path.join(kdir, name))) if d]
+def secret_mounts(pod_spec, container):
+    """Mount path -> Secret name, for the container's Secret volumes."""
+    volumes = {v["name"]: v["secret"]["secretName"] for v in pod_spec.get("volumes") or [] if "secret" in v}
+    return {m["mountPath"].rstrip("/"): volumes[m["name"]]
+            for m in container.get("volumeMounts") or [] if m["name"] in volumes}
+try:
+    example = {d["metadata"]["name"]: d.get("stringData") or {} for d in docs("secret.example.yaml")
+               if d.get("kind") == "Secret"}
+    redis_dep = next(d for d in docs("redis.yaml") if d.get("kind") == "Deployment")
+    pod = redis_dep["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    script = " ".join((container.get("command") or []) + (container.get("args") or []))
+    mounts = secret_mounts(pod, container)
+    m = re.search(r"requirepass\s+\"?\$\(cat (/[^)\s]+)/([A-Za-z0-9_.-]+)\)", script)
+    redis_password = None
+    if not m:
+        problems.append(f"{kdir}/redis.yaml: requirepass is not read from a mounted Secret file")
+    elif m.group(1) not in mounts:
+        problems.append(f"{kdir}/redis.yaml: {m.group(1)} is not a mounted Secret")
+    elif m.group(2) not in example.get(mounts[m.group(1)], {}):
+        problems.append(f"{kdir}/secret.example.yaml: Secret {mounts[m.group(1)]} lacks {m.group(2)}")
+    else:
+        redis_password = example[mounts[m.group(1)]][m.group(2)]
+    probe_ok(" ".join(((container.get("readinessProbe") or {}).get("exec") or {}).get("command") or []),
+             f"{kdir}/redis.yaml readinessProbe")
+    broker_dep = next(d for d in docs("deployment.yaml") if d.get("kind") == "Deployment")
+    pod = broker_dep["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e for e in container.get("env") or []}
+    if url_password(str((env.get("BROKER__STORE__REDIS_URL") or {}).get("value", ""))):
+        problems.append(f"{kdir}/deployment.yaml: a password inline in BROKER__STORE__REDIS_URL")
+    file = str((env.get("BROKER__STORE__REDIS_URL_FILE") or {}).get("value", ""))
+    mounts = secret_mounts(pod, container)
+    folder, _, key = file.rpartition("/")
+    if folder not in mounts:
+        problems.append(f"{kdir}/deployment.yaml: BROKER__STORE__REDIS_URL_FILE is not in a mounted Secret")
+    elif key not in example.get(mounts[folder], {}):
+        problems.append(f"{kdir}/secret.example.yaml: Secret {mounts[folder]} lacks {key}")
+    elif redis_password is not None and url_password(example[mounts[folder]][key]) != redis_password:
+        problems.append(f"{kdir}/secret.example.yaml: {key}'s password is not the Redis Secret's")
+except (OSError, yaml.YAMLError, KeyError, StopIteration, TypeError, AttributeError) as e:
+    problems.append(f"{kdir}: {type(e).__name__} {e}")
+
+for p in problems:
+    print("  " + p, file=sys.stderr)
+print(f"  {len(problems)} problems")
+sys.exit(1 if problems else 0)
+PYEOF
+then
+    fail "the Redis password wiring is incomplete (listed above)"
 fi
 
 # --- 6. alert rules and dashboard --------------------------------------------------------

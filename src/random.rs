@@ -28,6 +28,13 @@ pub fn frame_id() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 12)
 }
 
+/// A replica's identity for this run: 20 alphanumerics, as a session ID, so two replicas
+/// never share a delivery channel. Not a secret (it names a channel, and guessing it gains
+/// nothing without write access to Redis), so a plain string.
+pub fn replica_id() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 20)
+}
+
 pub fn resume_secret() -> ResumeSecret {
     ResumeSecret::new(opaque_token())
 }

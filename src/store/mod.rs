@@ -5,13 +5,15 @@
 //!
 //! Every record expires, and every "take" is single use: of two callers racing for one ticket
 //! or one `state`, exactly one gets it. The in-memory store serves one replica; the Redis store
-//! (chosen at start-up by `store.redis_url`) lets any replica serve any request.
+//! (chosen at start-up by `store.redis_url`) lets any replica serve any request, and records
+//! which replica holds each connected session so a result is announced to that one only.
 
 pub mod memory;
 mod redis_connection;
 mod redis_scripts;
 pub mod redis_store;
 mod redis_target;
+mod replica_routes;
 
 use crate::oauth::TokenSet;
 use crate::oauth::oidc::IdClaims;
@@ -122,6 +124,18 @@ impl std::fmt::Debug for UnackedFrame {
             .field("sent", &self.sent)
             .finish()
     }
+}
+
+/// What refreshing a connected session's record of where it is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocationRefresh {
+    /// It named this connection, and lives on.
+    Kept,
+    /// It had vanished (lost in a failover, expired during an outage) and names this
+    /// connection again: results parked meanwhile went unannounced.
+    Restored,
+    /// It names another connection: the session was resumed there.
+    Elsewhere,
 }
 
 /// Unacknowledged frames kept per session. A session is sent a handful at most (a `confirm`
@@ -286,7 +300,7 @@ impl SigninStore {
     }
 
     /// Keeps a frame routed to a session (serialised, with its `id`) until it is acknowledged
-    /// or `ttl_secs` pass, and tells every replica it is there.
+    /// or `ttl_secs` pass, and tells the replica holding the session, if another, it is there.
     pub async fn keep_unacked(
         &self,
         session: &SessionId,
@@ -401,6 +415,48 @@ impl SigninStore {
         match self {
             SigninStore::Memory(_) => Ok(()),
             SigninStore::Redis(r) => r.touch_resume(secret, ttl_secs).await,
+        }
+    }
+
+    /// Records that the session is connected on this replica (its connection `connection`)
+    /// for `ttl_secs`, so results are announced here, and ends its older connection on another
+    /// replica. One replica needs no record: its hub knows every connection.
+    pub async fn claim_location(
+        &self,
+        session: &SessionId,
+        connection: u64,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(_) => Ok(()),
+            SigninStore::Redis(r) => r.claim_location(session, connection, ttl_secs).await,
+        }
+    }
+
+    /// Keeps a connected session's record alive, or restores it if it vanished; says when the
+    /// session was resumed on another connection since (the one asking is then the older).
+    pub async fn refresh_location(
+        &self,
+        session: &SessionId,
+        connection: u64,
+        ttl_secs: u64,
+    ) -> Result<LocationRefresh, StoreError> {
+        match self {
+            SigninStore::Memory(_) => Ok(LocationRefresh::Kept),
+            SigninStore::Redis(r) => r.refresh_location(session, connection, ttl_secs).await,
+        }
+    }
+
+    /// The connection ended: results for the session are then parked without announcement,
+    /// unless a newer connection of it recorded itself.
+    pub async fn release_location(
+        &self,
+        session: &SessionId,
+        connection: u64,
+    ) -> Result<(), StoreError> {
+        match self {
+            SigninStore::Memory(_) => Ok(()),
+            SigninStore::Redis(r) => r.release_location(session, connection).await,
         }
     }
 

@@ -85,3 +85,20 @@ if left <= 0 then
 end
 return {3, left}
 ";
+
+/// Keeps a session's location record (KEYS[1]) naming this connection (ARGV[1]) for ARGV[2]
+/// seconds more (returns 1), or records it again when it vanished (expired during an outage,
+/// lost in a failover; returns 2). Returns 0, changing nothing, when it names another
+/// connection: the session was resumed there.
+pub(super) const REFRESH_LOCATION_SCRIPT: &str = r"
+local here = redis.call('GET', KEYS[1])
+if here and here ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if here then return 1 end
+return 2
+";
+
+/// Forgets a session's location record (KEYS[1]) if it still names this connection (ARGV[1]).
+pub(super) const RELEASE_LOCATION_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+";

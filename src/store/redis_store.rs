@@ -1,5 +1,6 @@
 //! The shared store for several replicas: every record in Redis with an expiry, single use by
-//! `GETDEL` or a Lua script, and delivery between replicas by pub/sub with the frame itself
+//! `GETDEL` or a Lua script, and delivery between replicas by pub/sub, announced on the channel
+//! of the one replica that holds the session ([`super::replica_routes`]), with the frame itself
 //! kept in a list until the client acknowledges it, because pub/sub drops what nobody hears and
 //! a socket can swallow what was written to it.
 //!
@@ -18,13 +19,14 @@
 use super::redis_connection::RedisConnection;
 use super::redis_scripts::{
     ACK_SCRIPT, CONFIRM_SCRIPT, DUE_UNACKED_SCRIPT, FORGET_DUE_SCRIPT, MARK_SENT_SCRIPT,
-    RELEASE_UNACKED_SCRIPT, SWEEP_SESSION_SCRIPT,
+    REFRESH_LOCATION_SCRIPT, RELEASE_LOCATION_SCRIPT, RELEASE_UNACKED_SCRIPT, SWEEP_SESSION_SCRIPT,
 };
 pub use super::redis_target::RedisTarget;
 use super::redis_target::describe;
+use super::replica_routes::{self, Announcement, Location, ReplicaId};
 use super::{
-    ConfirmOutcome, HeldGrant, MAX_UNACKED_PER_SESSION, PendingAuthorization, SigninTicket,
-    StoreError, UnackedFrame,
+    ConfirmOutcome, HeldGrant, LocationRefresh, MAX_UNACKED_PER_SESSION, PendingAuthorization,
+    SigninTicket, StoreError, UnackedFrame,
 };
 use crate::sealing::{DigestKey, SealingKey};
 use crate::secrets::{ResumeSecret, SessionId, SharedRefresh, State, Ticket};
@@ -34,6 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
 /// The connections of one Redis (or, with Sentinel, of the current master; or of a Cluster).
 struct Connections {
     commands: RedisConnection,
@@ -51,6 +54,9 @@ const REPLICA_WAIT_MS: u64 = 500;
 pub enum StoreEvent {
     /// A frame was parked for this session, maybe by another replica.
     Parked(SessionId),
+    /// The session was resumed on another replica: its connection with this serial here, if
+    /// still connected, ends.
+    Ended { session: SessionId, connection: u64 },
     /// Redis is back after an outage: look for frames parked meanwhile.
     Reconnected,
 }
@@ -86,6 +92,8 @@ pub struct RedisStore {
     /// Keyed digests for keys, codes and rate-limit subjects.
     digests: DigestKey,
     healthy: AtomicBool,
+    /// This replica, and the channel other replicas announce its sessions' deliveries on.
+    replica: ReplicaId,
     channel: String,
     confirm: Script,
     mark_sent: Script,
@@ -94,6 +102,8 @@ pub struct RedisStore {
     due_unacked: Script,
     sweep_session: Script,
     forget_due: Script,
+    refresh_location: Script,
+    release_location: Script,
 }
 
 impl RedisStore {
@@ -104,13 +114,17 @@ impl RedisStore {
         sealer: SealingKey,
         events: mpsc::UnboundedSender<StoreEvent>,
     ) -> Arc<Self> {
+        let replica = ReplicaId::random();
+        let channel = replica_routes::channel(&prefix, &replica);
+        log::info!("replica {replica}: deliveries to its sessions are announced on {channel}");
         let store = Arc::new(Self {
             connection: RwLock::new(None),
             subscriber: RwLock::new(None),
             durable: RwLock::new(None),
             has_replica: AtomicBool::new(false),
             sharded: AtomicBool::new(false),
-            channel: format!("{prefix}deliver"),
+            replica,
+            channel,
             prefix,
             digests: sealer.digest_key("oauth-broker redis keys v2"),
             sealer,
@@ -122,6 +136,8 @@ impl RedisStore {
             due_unacked: Script::new(DUE_UNACKED_SCRIPT),
             sweep_session: Script::new(SWEEP_SESSION_SCRIPT),
             forget_due: Script::new(FORGET_DUE_SCRIPT),
+            refresh_location: Script::new(REFRESH_LOCATION_SCRIPT),
+            release_location: Script::new(RELEASE_LOCATION_SCRIPT),
         });
         let background = store.clone();
         actix_rt::spawn(async move { background.run(target, events).await });
@@ -139,22 +155,22 @@ impl RedisStore {
         let pushes = events.clone();
         actix_rt::spawn(async move {
             while let Some(push) = push_rx.recv().await {
-                match push.kind {
-                    // `smessage` when the channel is sharded (Cluster, `SSUBSCRIBE`).
-                    PushKind::Message | PushKind::SMessage => {
-                        // [channel, payload]
-                        if let (Some(Value::BulkString(ch)), Some(Value::BulkString(session))) =
-                            (push.data.first(), push.data.get(1))
-                            && ch.as_slice() == channel.as_bytes()
-                            && let Ok(session) = String::from_utf8(session.clone())
-                        {
-                            let _ = pushes.send(StoreEvent::Parked(SessionId::new(session)));
+                if let Some(announcement) = heard(&channel, &push) {
+                    let _ = pushes.send(match announcement {
+                        Announcement::Parked(session) => {
+                            catalog::delivery_announcement_received();
+                            StoreEvent::Parked(session)
                         }
-                    }
-                    PushKind::Disconnection => {
-                        log::warn!("lost the Redis connection; reconnecting")
-                    }
-                    _ => {}
+                        Announcement::Ended {
+                            session,
+                            connection,
+                        } => StoreEvent::Ended {
+                            session,
+                            connection,
+                        },
+                    });
+                } else if push.kind == PushKind::Disconnection {
+                    log::warn!("lost the Redis connection; reconnecting")
                 }
             }
         });
@@ -226,7 +242,7 @@ impl RedisStore {
         let connector = target.connector().await?;
         let commands = connector.open(None).await?;
         let mut subscriber = connector.open(Some(push_tx)).await?;
-        let sharded = subscriber.subscribe(&self.channel).await?;
+        let sharded = self.subscribe(&mut subscriber).await?;
         let durable = if target.follows_sentinel() || target.is_cluster() {
             Some(connector.open(None).await?)
         } else {
@@ -238,6 +254,36 @@ impl RedisStore {
             durable,
             sharded,
         })
+    }
+
+    /// Listens on this replica's own channel (the connection subscribes again after a
+    /// reconnect); says whether the channel is sharded (`SSUBSCRIBE` in a Cluster).
+    async fn subscribe(&self, subscriber: &mut RedisConnection) -> redis::RedisResult<bool> {
+        subscriber.subscribe(&self.channel).await
+    }
+
+    /// Tells one replica something about a session it holds. At most once: what it is told
+    /// about is in Redis already, and a resume finds it there.
+    async fn announce(
+        &self,
+        conn: &mut RedisConnection,
+        to: &ReplicaId,
+        announcement: &Announcement,
+    ) {
+        // Every replica of a deployment sees the same Redis, so subscribes the same way.
+        let publish = if self.sharded.load(Ordering::SeqCst) {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        };
+        let published = redis::cmd(publish)
+            .arg(replica_routes::channel(&self.prefix, to))
+            .arg(announcement.encode())
+            .query_async::<i64>(conn)
+            .await;
+        if let Err(e) = published {
+            log::debug!("an announcement went unsent: {}", describe(&e));
+        }
     }
 
     fn install(&self, connections: Connections) {
@@ -616,9 +662,10 @@ impl RedisStore {
         Ok(count)
     }
 
-    /// Keeps the frame until it is acknowledged, then tells every replica; the one holding
-    /// the session writes it. Entries are `id:sealed frame`, so an ack finds its entry by the
-    /// `id` without opening any.
+    /// Keeps the frame until it is acknowledged, then tells the replica holding the session, if
+    /// that is another one (this replica's hub writes to its own connections itself, and no
+    /// replica is told about a session that is not connected). Entries are `id:sealed frame`,
+    /// so an ack finds its entry by the `id` without opening any.
     pub async fn keep_unacked(
         &self,
         session: &SessionId,
@@ -634,7 +681,7 @@ impl RedisStore {
                 .seal(context("frame", &list).as_bytes(), frame.as_bytes()),
         );
         let max = MAX_UNACKED_PER_SESSION as isize;
-        let (length,): (usize,) = redis::pipe()
+        let (length, location): (usize, Option<String>) = redis::pipe()
             .atomic()
             .rpush(&list, entry)
             .ltrim(&list, -max, -1)
@@ -643,33 +690,104 @@ impl RedisStore {
             .ignore()
             .expire(&sent, expiry_secs(ttl))
             .ignore()
+            .get(self.location_key(session))
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        // Announced after the frame is parked, outside the MULTI: the channel has its own slot.
-        self.announce(&mut conn, session).await?;
         catalog::unacked_frames(
             UnackedEvent::Dropped,
             length.saturating_sub(MAX_UNACKED_PER_SESSION) as u64,
         );
-        self.replicated(&mut conn, wait).await
+        self.replicated(&mut conn, wait).await?;
+        // Announced once a failover can no longer take the frame back.
+        if let Some(there) = location.as_deref().and_then(Location::parse)
+            && there.replica != self.replica
+        {
+            let parked = Announcement::Parked(session.clone());
+            self.announce(&mut conn, &there.replica, &parked).await;
+        }
+        Ok(())
     }
 
-    /// Tells the replicas a frame was parked for `session` (`SPUBLISH` on a sharded channel).
-    async fn announce(
+    /// Records that the session is connected here, on `connection`, for `ttl` seconds, and ends
+    /// its older connection if that is on another replica (one here is this replica's hub's to
+    /// end).
+    pub async fn claim_location(
         &self,
-        conn: &mut RedisConnection,
         session: &SessionId,
+        connection: u64,
+        ttl: u64,
     ) -> Result<(), StoreError> {
-        let command = if self.sharded.load(Ordering::SeqCst) {
-            "SPUBLISH"
-        } else {
-            "PUBLISH"
+        let mut conn = self.manager()?;
+        let here = Location {
+            replica: self.replica.clone(),
+            connection,
         };
-        redis::cmd(command)
-            .arg(&self.channel)
-            .arg(session.expose())
-            .query_async::<()>(conn)
+        let before: Option<String> = redis::cmd("SET")
+            .arg(self.location_key(session))
+            .arg(here.encode())
+            .arg("EX")
+            .arg(expiry_secs(ttl))
+            .arg("GET")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if let Some(before) = before.as_deref().and_then(Location::parse)
+            && before.replica != self.replica
+        {
+            let ended = Announcement::Ended {
+                session: session.clone(),
+                connection: before.connection,
+            };
+            self.announce(&mut conn, &before.replica, &ended).await;
+        }
+        Ok(())
+    }
+
+    /// Keeps the record naming this connection alive, or restores it; says whether it names
+    /// another one (the session was resumed elsewhere and the message saying so went unheard).
+    pub async fn refresh_location(
+        &self,
+        session: &SessionId,
+        connection: u64,
+        ttl: u64,
+    ) -> Result<LocationRefresh, StoreError> {
+        let mut conn = self.manager()?;
+        let here = Location {
+            replica: self.replica.clone(),
+            connection,
+        };
+        let kept: i64 = self
+            .refresh_location
+            .key(self.location_key(session))
+            .arg(here.encode())
+            .arg(expiry_secs(ttl))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(match kept {
+            1 => LocationRefresh::Kept,
+            2 => LocationRefresh::Restored,
+            _ => LocationRefresh::Elsewhere,
+        })
+    }
+
+    /// The connection ended: no replica holds the session any more, unless a newer connection
+    /// recorded itself meanwhile.
+    pub async fn release_location(
+        &self,
+        session: &SessionId,
+        connection: u64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.manager()?;
+        let here = Location {
+            replica: self.replica.clone(),
+            connection,
+        };
+        self.release_location
+            .key(self.location_key(session))
+            .arg(here.encode())
+            .invoke_async::<()>(&mut conn)
             .await
             .map_err(unavailable)
     }
@@ -865,6 +983,11 @@ impl RedisStore {
         self.session_key("od", session)
     }
 
+    /// One of the session's keys, so it shares the session's slot under Redis Cluster.
+    fn location_key(&self, session: &SessionId) -> String {
+        self.session_key("at", session)
+    }
+
     fn unacked_deadlines(&self) -> String {
         format!("{}od", self.prefix)
     }
@@ -897,6 +1020,23 @@ fn every_master_has_a_replica(nodes: &str) -> bool {
         }
     }
     any
+}
+
+/// What this replica was told on its own channel, if the push is that.
+fn heard(channel: &str, push: &redis::PushInfo) -> Option<Announcement> {
+    // `smessage` when the channel is sharded (Cluster, `SSUBSCRIBE`).
+    if !matches!(push.kind, PushKind::Message | PushKind::SMessage) {
+        return None;
+    }
+    // [channel, payload]
+    match (push.data.first(), push.data.get(1)) {
+        (Some(Value::BulkString(heard_on)), Some(Value::BulkString(payload)))
+            if heard_on.as_slice() == channel.as_bytes() =>
+        {
+            Announcement::parse(payload)
+        }
+        _ => None,
+    }
 }
 
 /// The associated data of a sealed record: what it is and where it belongs.

@@ -17,6 +17,8 @@ pub const READY: &str = "oauth_broker_ready";
 pub const UNACKED_FRAMES: &str = "oauth_broker_unacked_frames_total";
 pub const REFRESHES_SHARED: &str = "oauth_broker_refreshes_shared_total";
 pub const REFRESHES_REFUSED: &str = "oauth_broker_refreshes_refused_total";
+pub const DELIVERY_ANNOUNCEMENTS_RECEIVED: &str =
+    "oauth_broker_delivery_announcements_received_total";
 
 /// What became of a frame that carried an `id` (acknowledged delivery).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +133,13 @@ pub fn refresh_refused(limit: &'static str) {
     counter!(REFRESHES_REFUSED, "limit" => limit).increment(1);
 }
 
+/// Another replica announced a frame parked for a session connected here. No label: which
+/// replica this is comes from the scrape target, and a random identity per run as a label
+/// would leave a new series behind at every restart.
+pub fn delivery_announcement_received() {
+    counter!(DELIVERY_ANNOUNCEMENTS_RECEIVED).increment(1);
+}
+
 pub fn rejected(reason: impl Into<SharedString>) {
     counter!(REJECTED, "reason" => reason.into()).increment(1);
 }
@@ -173,6 +182,10 @@ pub(super) fn describe() {
     describe_counter!(
         REFRESHES_SHARED,
         "Refreshes answered with another caller's token request for the same handle, by provider"
+    );
+    describe_counter!(
+        DELIVERY_ANNOUNCEMENTS_RECEIVED,
+        "Frames parked by another replica for a session connected here, announced on this replica's own channel"
     );
     describe_counter!(
         REFRESHES_REFUSED,

@@ -13,6 +13,7 @@ use crate::oauth::TokenClient;
 use crate::random;
 use crate::secrets::{ResumeSecret, SessionId};
 use crate::signin::{begin, confirm, refresh};
+use crate::store::{LocationRefresh, StoreError};
 use crate::telemetry::catalog::{self, DeliveryPath, UnackedEvent};
 use actix::prelude::*;
 use actix_web::web;
@@ -235,26 +236,74 @@ impl Connection {
         });
     }
 
-    /// With a shared store the resume secret expires unless touched, so a replica that dies
-    /// stops touching it and the session is resumable for the grace period only.
+    /// With a shared store the resume secret and the record of where the session is connected
+    /// expire unless touched, so a replica that dies stops touching them: the session is then
+    /// resumable for the grace period only, and results stop being announced to it.
     fn keep_resumable(&self, ctx: &mut ws::WebsocketContext<Self>) {
-        let sessions = &self.broker.settings.sessions;
-        let every = Duration::from_secs((sessions.resume_grace_secs / 2).max(1));
-        let ttl = sessions
-            .resume_grace_secs
-            .saturating_add(every.as_secs())
-            .saturating_add(sessions.idle_timeout_secs);
-        ctx.run_interval(every, move |act, _| {
+        ctx.run_interval(self.refresh_every(), move |act, ctx| {
             let store = act.broker.store.clone();
             let secret = act.resume_secret.clone();
-            let session = act.session.clone();
-            actix_rt::spawn(async move {
+            let (session, serial, ttl) = (act.session.clone(), act.serial, act.record_ttl());
+            async move {
                 let _ = store.touch_resume(&secret, ttl).await;
-                // Also undoes a release by an older connection of this session on another
-                // replica that stopped after this one claimed the frames.
-                let _ = store.claim_unacked(&session, ttl).await;
-            });
+                let record = store.refresh_location(&session, serial, ttl).await;
+                if record != Ok(LocationRefresh::Elsewhere) {
+                    // Also undoes a release by an older connection of this session on another
+                    // replica that stopped after this one claimed the frames.
+                    let _ = store.claim_unacked(&session, ttl).await;
+                }
+                record
+            }
+            .into_actor(act)
+            .map(|record, act, ctx| act.after_refresh(record, false, ctx))
+            .spawn(ctx);
         });
+    }
+
+    fn refresh_every(&self) -> Duration {
+        Duration::from_secs((self.broker.settings.sessions.resume_grace_secs / 2).max(1))
+    }
+
+    /// How long the resume secret and the location record last unless refreshed again.
+    fn record_ttl(&self) -> u64 {
+        let sessions = &self.broker.settings.sessions;
+        sessions
+            .resume_grace_secs
+            .saturating_add(self.refresh_every().as_secs())
+            .saturating_add(sessions.idle_timeout_secs)
+    }
+
+    /// The store is back after an outage (perhaps a failover that lost recent writes): the
+    /// record of where this session is may be gone, so results parked meanwhile went
+    /// unannounced. Restored before collecting, so each is either collected now or announced.
+    fn store_returned(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        let store = self.broker.store.clone();
+        let (session, serial, ttl) = (self.session.clone(), self.serial, self.record_ttl());
+        async move { store.refresh_location(&session, serial, ttl).await }
+            .into_actor(self)
+            .map(|record, act, ctx| act.after_refresh(record, true, ctx))
+            .spawn(ctx);
+    }
+
+    /// Pub/sub is at most once: a resume elsewhere whose ending went unheard (this replica was
+    /// reconnecting to Redis) is noticed here, and so is a record that vanished.
+    fn after_refresh(
+        &mut self,
+        record: Result<LocationRefresh, StoreError>,
+        collect: bool,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        match record {
+            Ok(LocationRefresh::Elsewhere) => self.replaced_elsewhere(ctx),
+            Ok(LocationRefresh::Restored) => self.collect_unacked(ctx),
+            Ok(LocationRefresh::Kept) | Err(_) if collect => self.collect_unacked(ctx),
+            Ok(LocationRefresh::Kept) | Err(_) => {}
+        }
+    }
+
+    fn replaced_elsewhere(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        self.replaced = true;
+        close(ctx, ws::CloseCode::Policy, "resumed on another connection")
     }
 
     /// Writes the session's unacknowledged frames that this connection has not written yet,
@@ -349,19 +398,27 @@ impl Actor for Connection {
             connection: ctx.address().recipient(),
         });
         let store = self.broker.store.clone();
-        let (secret, session) = (self.resume_secret.clone(), self.session.clone());
+        let (secret, session, serial) = (
+            self.resume_secret.clone(),
+            self.session.clone(),
+            self.serial,
+        );
         let ttl = self
             .broker
             .settings
             .sessions
             .resume_grace_secs
             .saturating_add(self.broker.settings.sessions.idle_timeout_secs);
+        let record_ttl = self.record_ttl();
         // Collected only once the hub has the session, so that a frame kept meanwhile is
         // either collected here or nudged to this connection by the hub.
         async move {
             let _ = registered.await;
             let _ = store.register_resume(&secret, &session, ttl).await;
             let _ = store.claim_unacked(&session, ttl).await;
+            // Recorded before collecting: a result parked from now on is announced here, and
+            // one parked before is in the store for the collect.
+            let _ = store.claim_location(&session, serial, record_ttl).await;
         }
         .into_actor(self)
         .map(|_, act, ctx| act.collect_unacked(ctx))
@@ -382,8 +439,10 @@ impl Actor for Connection {
         let secret = self.resume_secret.clone();
         let grace = self.broker.settings.sessions.resume_grace_secs;
         let release_frames = (!self.replaced).then(|| self.session.clone());
+        let (session, serial) = (self.session.clone(), self.serial);
         actix_rt::spawn(async move {
             let _ = store.release_resume(&secret, grace).await;
+            let _ = store.release_location(&session, serial).await;
             if let Some(session) = release_frames {
                 let _ = store.release_unacked(&session, grace).await;
             }
@@ -405,10 +464,8 @@ impl Handler<Deliver> for Connection {
                 }
             }
             Deliver::CollectParked => self.collect_unacked(ctx),
-            Deliver::Replaced => {
-                self.replaced = true;
-                close(ctx, ws::CloseCode::Policy, "resumed on another connection")
-            }
+            Deliver::StoreReturned => self.store_returned(ctx),
+            Deliver::Replaced => self.replaced_elsewhere(ctx),
             Deliver::GoingAway => close(
                 ctx,
                 ws::CloseCode::Away,

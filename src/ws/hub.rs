@@ -62,6 +62,14 @@ impl Registry {
             .map(|registered| registered.connection.clone())
     }
 
+    /// The session's connection here, if it is the one with this serial.
+    fn connection_numbered(&self, session: &SessionId, serial: u64) -> Option<Recipient<Deliver>> {
+        self.sessions()
+            .get(session)
+            .filter(|registered| registered.serial == serial)
+            .map(|registered| registered.connection.clone())
+    }
+
     fn connections(&self) -> Vec<Recipient<Deliver>> {
         self.sessions()
             .values()
@@ -224,8 +232,8 @@ async fn route(
 }
 
 /// Sent by the store's event loop: frames were parked for a session (perhaps by another
-/// replica), or the store came back after an outage and anything may have been parked
-/// meanwhile.
+/// replica), a session was resumed on another replica, or the store came back after an outage
+/// and anything may have been parked meanwhile.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct StoreNotice(pub StoreEvent);
@@ -240,9 +248,19 @@ impl Handler<StoreNotice> for SessionHub {
                     connection.do_send(Deliver::CollectParked);
                 }
             }
+            // Only the connection the other replica found recorded: a newer one of the same
+            // session here (resumed back meanwhile) stays.
+            StoreEvent::Ended {
+                session,
+                connection,
+            } => {
+                if let Some(older) = self.registry.connection_numbered(&session, connection) {
+                    older.do_send(Deliver::Replaced);
+                }
+            }
             StoreEvent::Reconnected => {
                 for connection in self.registry.connections() {
-                    connection.do_send(Deliver::CollectParked);
+                    connection.do_send(Deliver::StoreReturned);
                 }
             }
         }
@@ -277,7 +295,10 @@ pub enum Deliver {
     /// Frames are waiting in the store for this session: write those this connection has
     /// not written yet.
     CollectParked,
-    /// The session was resumed on a newer connection.
+    /// The store is back after an outage: anything may have been parked meanwhile, and the
+    /// record of where the session is may be lost.
+    StoreReturned,
+    /// The session was resumed on a newer connection, here or on another replica.
     Replaced,
     /// The service is shutting down.
     GoingAway,
@@ -289,6 +310,7 @@ impl fmt::Debug for Deliver {
         match self {
             Deliver::Frame { id, .. } => write!(f, "Frame({id}, [redacted])"),
             Deliver::CollectParked => f.write_str("CollectParked"),
+            Deliver::StoreReturned => f.write_str("StoreReturned"),
             Deliver::Replaced => f.write_str("Replaced"),
             Deliver::GoingAway => f.write_str("GoingAway"),
         }

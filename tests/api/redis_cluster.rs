@@ -5,15 +5,15 @@
 //! frozen node.
 
 use crate::helpers::cluster::Cluster;
-use crate::helpers::processes::{Replica, free_port, wait_until};
+use crate::helpers::processes::{Replica, wait_until};
 use crate::helpers::redis_cluster::RedisCluster;
 use crate::helpers::{get, http_client};
 use crate::replicas::{complete, follow, readyz_turns};
 use futures_util::future::join_all;
 use std::time::Duration;
 
-/// Where every replica hears of parked frames.
-const DELIVERY_CHANNEL: &str = "oauth-broker:deliver";
+/// The replicas' own delivery channels (`{prefix}r:{<replica>}`).
+const DELIVERY_CHANNELS: &str = "oauth-broker:r:*";
 
 fn cluster_of_three() -> Cluster<RedisCluster> {
     let mut cluster = Cluster::over_cluster(RedisCluster::start(3, 0));
@@ -78,30 +78,28 @@ async fn a_resume_on_another_replica_collects_a_frame_parked_in_the_cluster() {
     assert!(resumed.try_recv(Duration::from_millis(300)).await.is_none());
 }
 
-/// Subscribers to the delivery channel, counted on every node (a sharded channel lives on the
-/// node that owns its slot).
-fn sharded_subscribers(redis: &RedisCluster) -> u64 {
-    redis
-        .on_every_node(&["pubsub", "shardnumsub", DELIVERY_CHANNEL])
+/// The sharded delivery channels someone listens on, from every node (a sharded channel
+/// lives on the node that owns its slot).
+fn sharded_channels(redis: &RedisCluster) -> Vec<String> {
+    let mut channels: Vec<String> = redis
+        .on_every_node(&["pubsub", "shardchannels", DELIVERY_CHANNELS])
         .iter()
-        .map(|reply| {
-            reply
-                .lines()
-                .nth(1)
-                .and_then(|n| n.trim().parse::<u64>().ok())
-                .unwrap_or(0)
-        })
-        .sum()
+        .flat_map(|reply| reply.lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    channels.sort();
+    channels
 }
 
 #[actix_web::test]
 async fn deliveries_go_over_a_sharded_channel_that_survives_its_connections_dropping() {
     let cluster = cluster_of_three();
     let (a, b) = (cluster.replica(), cluster.replica());
+    let channels = sharded_channels(&cluster.redis);
     assert_eq!(
-        sharded_subscribers(&cluster.redis),
+        channels.len(),
         2,
-        "each replica SSUBSCRIBEd"
+        "each replica SSUBSCRIBEd its own: {channels:?}"
     );
 
     // Every node drops its pub/sub clients, as a node restart or a network cut would.
@@ -112,7 +110,7 @@ async fn deliveries_go_over_a_sharded_channel_that_survives_its_connections_drop
         assert!(reply.trim().parse::<u64>().is_ok(), "{reply}");
     }
     wait_until("both replicas subscribed again", || {
-        sharded_subscribers(&cluster.redis) == 2
+        sharded_channels(&cluster.redis) == channels
     });
 
     for (ws_on, finish_on, code) in [(&a, &b, "after-a"), (&b, &a, "after-b")] {
@@ -142,28 +140,11 @@ fn readiness_turns_503_within_3_s_of_a_frozen_cluster_node_and_back_within_3_s()
     assert!(ready <= Duration::from_secs(3), "200 only after {ready:?}");
 }
 
-/// Two replicas, each with its own metrics listener.
-fn replicas_with_metrics<R>(cluster: &Cluster<R>) -> Vec<(Replica, u16)> {
-    (0..2)
-        .map(|_| {
-            let port = free_port();
-            let mut env = cluster.env.clone();
-            env.insert(
-                "BROKER__SERVER__METRICS_BIND".into(),
-                format!("127.0.0.1:{port}"),
-            );
-            (Replica::start(&env), port)
-        })
-        .collect()
-}
-
-async fn expired_frames_counted(replicas: &[(Replica, u16)]) -> u64 {
+async fn expired_frames_counted(replicas: &[(Replica, String)]) -> u64 {
     let http = http_client();
     let mut total = 0;
-    for (_, port) in replicas {
-        let metrics = get(&http, &format!("http://127.0.0.1:{port}/metrics"))
-            .await
-            .body;
+    for (_, metrics) in replicas {
+        let metrics = get(&http, metrics).await.body;
         total += metrics
             .lines()
             .find(|l| l.starts_with("oauth_broker_unacked_frames_total{event=\"expired\"}"))
@@ -180,7 +161,10 @@ pub(crate) async fn frames_of_a_session_gone_for_good_expire_once<R>(mut cluster
     cluster
         .env
         .insert("BROKER__SESSIONS__RESUME_GRACE_SECS".into(), "1".into());
-    let replicas = replicas_with_metrics(&cluster);
+    let replicas = [
+        cluster.replica_with_metrics(),
+        cluster.replica_with_metrics(),
+    ];
     let (a, b) = (&replicas[0].0, &replicas[1].0);
     let http = http_client();
     let mut ws = cluster.connect(a).await;

@@ -84,6 +84,20 @@ impl<R> Cluster<R> {
         Replica::start(&self.env)
     }
 
+    /// A replica with a metrics listener of its own; also the URL of its `/metrics`.
+    pub fn replica_with_metrics(&self) -> (Replica, String) {
+        let port = free_port();
+        let mut env = self.env.clone();
+        env.insert(
+            "BROKER__SERVER__METRICS_BIND".into(),
+            format!("127.0.0.1:{port}"),
+        );
+        (
+            Replica::start(&env),
+            format!("http://127.0.0.1:{port}/metrics"),
+        )
+    }
+
     pub async fn connect(&self, replica: &Replica) -> WsClient {
         WsClient::connect(&replica.ws_url(), Some(&self.public)).await
     }

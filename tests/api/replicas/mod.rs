@@ -2,6 +2,7 @@
 //! replica, nothing lost when one dies, single use across replicas, and a Redis pause survived.
 
 mod redelivery_and_refresh;
+mod routing;
 
 use crate::helpers;
 use crate::helpers::cluster::Cluster;
@@ -372,11 +373,8 @@ async fn a_parked_frame_copied_under_another_session_is_refused_and_counted() {
         .unwrap();
     assert_eq!(copied, 1);
     // Nudge the attacker's replica to collect, as a real delivery would.
-    let _: i64 = redis::cmd("PUBLISH")
-        .arg(format!("{PREFIX}deliver"))
-        .arg(attacker.session())
-        .query(&mut redis)
-        .unwrap();
+    let listeners = routing::announce_parked(&mut redis, &attacker.session());
+    assert_eq!(listeners, 1, "the attacker's replica heard the nudge");
 
     assert!(
         attacker
