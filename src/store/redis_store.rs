@@ -87,6 +87,8 @@ pub struct RedisStore {
     has_replica: AtomicBool,
     /// Whether deliveries are announced with `SPUBLISH` (sharded pub/sub in a Cluster).
     sharded: AtomicBool,
+    /// In a Cluster, which node serves which slots as the last health check saw it.
+    topology: RwLock<String>,
     prefix: String,
     sealer: SealingKey,
     /// Keyed digests for keys, codes and rate-limit subjects.
@@ -123,6 +125,7 @@ impl RedisStore {
             durable: RwLock::new(None),
             has_replica: AtomicBool::new(false),
             sharded: AtomicBool::new(false),
+            topology: RwLock::new(String::new()),
             replica,
             channel,
             prefix,
@@ -169,6 +172,11 @@ impl RedisStore {
                             connection,
                         },
                     });
+                } else if subscribed_again(&channel, &push) {
+                    // The connection subscribed again after a reconnect (in a Cluster maybe on
+                    // another node, after a failover): what was announced meanwhile went
+                    // unheard, and the health check may never have failed, so look now.
+                    let _ = pushes.send(StoreEvent::Reconnected);
                 } else if push.kind == PushKind::Disconnection {
                     log::warn!("lost the Redis connection; reconnecting")
                 }
@@ -179,19 +187,55 @@ impl RedisStore {
         // in a Cluster, PING to every master and the cluster's own state).
         // After an outage the hub looks for frames parked meanwhile, since their
         // notifications may have gone unheard. With Sentinel, two failed checks in a row mean
-        // a failover: ask the sentinels for the master again and reconnect there.
+        // a failover: ask the sentinels for the master again and reconnect there. In a Cluster
+        // too, start again from the seed nodes: after a master died the cluster client was
+        // seen (redis-rs 1.8) to keep failing its checks after the replica had taken over.
         let mut tick = actix_rt::time::interval(Duration::from_secs(1));
         let mut was_healthy = true;
         let mut failed_checks = 0u32;
+        let mut connected_topology = String::new();
         loop {
             tick.tick().await;
             let mut healthy = self.check(&target).await;
             failed_checks = if healthy { 0 } else { failed_checks + 1 };
-            if failed_checks >= 2 && target.follows_sentinel() {
+            if failed_checks >= 2 && (target.follows_sentinel() || target.is_cluster()) {
                 healthy = self.follow_failover(&target, &push_tx).await;
+                if healthy && target.is_cluster() {
+                    healthy = self.check(&target).await;
+                    connected_topology = String::new();
+                }
                 if healthy {
                     failed_checks = 0;
                 }
+            }
+            // A Cluster whose slots changed hands (a failover, a resharding) since the
+            // connections were made: make them again from the seed nodes. The cluster client
+            // was seen (redis-rs 1.8) to keep sending a promoted replica's slots to the dead
+            // master, each request timing out, while every check passed.
+            if healthy && target.is_cluster() {
+                let now = self
+                    .topology
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                if connected_topology.is_empty() {
+                    connected_topology = now;
+                } else if now != connected_topology {
+                    log::info!("the Redis Cluster's slots moved: connecting again");
+                    healthy =
+                        self.follow_failover(&target, &push_tx).await && self.check(&target).await;
+                    connected_topology = if healthy {
+                        self.topology
+                            .read()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .clone()
+                    } else {
+                        String::new()
+                    };
+                }
+            }
+            if healthy && target.is_cluster() && !self.still_subscribed().await {
+                self.renew_subscription(&target, &push_tx).await;
             }
             self.healthy.store(healthy, Ordering::SeqCst);
             if healthy && !was_healthy {
@@ -368,9 +412,11 @@ impl RedisStore {
         matches!(reply.first(), Some(Value::BulkString(r)) if r.as_slice() == b"master")
     }
 
-    /// The cluster client sends `PING` to every master, so one frozen master (whose slots
-    /// nobody serves until a failover) makes the check fail at once, long before the cluster
-    /// itself notices (`cluster-node-timeout`, 15 s by default).
+    /// The cluster client sends `PING` to every master it is connected to, so one frozen master
+    /// (whose slots nobody serves until a failover) makes the check fail at once, long before
+    /// the cluster itself notices (`cluster-node-timeout`, 15 s by default). A master that is
+    /// gone is left out of that `PING` (redis-rs 1.8 skips nodes it is reconnecting to), but the
+    /// other nodes see its link drop at once, and `CLUSTER NODES` says so.
     async fn check_cluster(&self, conn: &mut RedisConnection) -> bool {
         if redis::cmd("PING")
             .query_async::<Value>(&mut *conn)
@@ -389,18 +435,69 @@ impl RedisStore {
         if !info.lines().any(|line| line.trim() == "cluster_state:ok") {
             return false;
         }
-        if let Ok(nodes) = redis::cmd("CLUSTER")
+        let Ok(nodes) = redis::cmd("CLUSTER")
             .arg("NODES")
             .query_async::<String>(&mut *conn)
             .await
-        {
-            self.has_replica
-                .store(every_master_has_a_replica(&nodes), Ordering::SeqCst);
-        }
-        true
+        else {
+            return false;
+        };
+        self.has_replica
+            .store(every_master_has_a_replica(&nodes), Ordering::SeqCst);
+        *self.topology.write().unwrap_or_else(|p| p.into_inner()) = slot_owners(&nodes);
+        every_serving_master_is_up(&nodes)
     }
 
-    /// Reconnects to whatever master the sentinels name now, within a bounded time.
+    /// Whether some node still has this replica's subscription (Cluster only). When the slot of
+    /// the channel moves (a failover, a resharding) the cluster client subscribes again only
+    /// once it notices, and an idle subscriber connection was seen (redis-rs 1.8) not to notice
+    /// at all: announcements then go to a node where nobody listens. An error says nothing.
+    async fn still_subscribed(&self) -> bool {
+        let Ok(mut conn) = self.manager() else {
+            return true;
+        };
+        let count = if self.sharded.load(Ordering::SeqCst) {
+            "SHARDNUMSUB"
+        } else {
+            "NUMSUB"
+        };
+        let mut numsub = redis::cmd("PUBSUB");
+        numsub.arg(count).arg(&self.channel);
+        let asked = numsub.query_async::<std::collections::HashMap<String, i64>>(&mut conn);
+        match actix_rt::time::timeout(Duration::from_secs(1), asked).await {
+            Ok(Ok(counts)) => counts.get(&self.channel).copied().unwrap_or(0) > 0,
+            _ => true,
+        }
+    }
+
+    /// A new subscriber connection, from the cluster as its seed nodes describe it now; its
+    /// subscription's confirmation has the hub look for frames announced while nobody listened.
+    async fn renew_subscription(
+        &self,
+        target: &RedisTarget,
+        push_tx: &mpsc::UnboundedSender<redis::PushInfo>,
+    ) {
+        let renew = async {
+            let mut subscriber = target
+                .connector()
+                .await?
+                .open(Some(push_tx.clone()))
+                .await?;
+            self.subscribe(&mut subscriber).await?;
+            redis::RedisResult::Ok(subscriber)
+        };
+        match actix_rt::time::timeout(Duration::from_secs(3), renew).await {
+            Ok(Ok(subscriber)) => {
+                log::info!("subscribed again to {}: its slot had moved", self.channel);
+                *self.subscriber.write().unwrap_or_else(|p| p.into_inner()) = Some(subscriber);
+            }
+            Ok(Err(e)) => log::warn!("could not subscribe again: {}", describe(&e)),
+            Err(_) => log::warn!("could not subscribe again within 3 s"),
+        }
+    }
+
+    /// Reconnects to whatever master the sentinels name now (in a Cluster: to the cluster as its
+    /// seed nodes describe it now), within a bounded time.
     async fn follow_failover(
         &self,
         target: &RedisTarget,
@@ -410,12 +507,16 @@ impl RedisStore {
         match actix_rt::time::timeout(Duration::from_secs(3), connect).await {
             Ok(Ok(connections)) => {
                 self.install(connections);
-                log::info!("Redis failed over: connected to the master the sentinels name now");
+                if target.is_cluster() {
+                    log::info!("connected to the Redis Cluster again, from its seed nodes");
+                } else {
+                    log::info!("Redis failed over: connected to the master the sentinels name now");
+                }
                 true
             }
             Ok(Err(e)) => {
                 log::warn!(
-                    "the master is unreachable and the sentinels name no other yet: {}",
+                    "the master is unreachable and no other is named yet: {}",
                     describe(&e)
                 );
                 false
@@ -997,6 +1098,35 @@ fn session_key(prefix: &str, kind: &str, session: &SessionId) -> String {
     format!("{prefix}{kind}:{{{}}}", session.expose())
 }
 
+/// From `CLUSTER NODES`: each master that serves slots, with its address and slots, sorted
+/// (what changes when slots change hands, and nothing else).
+fn slot_owners(nodes: &str) -> String {
+    let mut owners: Vec<String> = nodes
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 8 && f[2].split(',').any(|flag| flag == "master"))
+        .map(|f| format!("{} {}", f[1], f[8..].join(" ")))
+        .collect();
+    owners.sort();
+    owners.join("\n")
+}
+
+/// From `CLUSTER NODES`: whether every master that serves slots is linked to the node asked
+/// (or is that node) and not suspected of failing.
+fn every_serving_master_is_up(nodes: &str) -> bool {
+    nodes
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 8 && f[2].split(',').any(|flag| flag == "master"))
+        .all(|f| {
+            let myself = f[2].split(',').any(|flag| flag == "myself");
+            let failing = f[2]
+                .split(',')
+                .any(|flag| flag == "fail" || flag == "fail?");
+            !failing && (myself || f[7] == "connected")
+        })
+}
+
 /// From `CLUSTER NODES`: whether every master that serves slots has a replica that is not
 /// failing (a line per node: id, address, flags, the master's id for a replica, ..., slots).
 fn every_master_has_a_replica(nodes: &str) -> bool {
@@ -1020,6 +1150,13 @@ fn every_master_has_a_replica(nodes: &str) -> bool {
         }
     }
     any
+}
+
+/// Whether the push confirms a subscription to this replica's channel: the first one at start,
+/// then one after every reconnect.
+fn subscribed_again(channel: &str, push: &redis::PushInfo) -> bool {
+    matches!(push.kind, PushKind::Subscribe | PushKind::SSubscribe)
+        && matches!(push.data.first(), Some(Value::BulkString(c)) if c.as_slice() == channel.as_bytes())
 }
 
 /// What this replica was told on its own channel, if the push is that.
@@ -1111,5 +1248,25 @@ a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-8191
 b1 127.0.0.1:7001@17001 master - 0 0 2 connected 8192-16383
 ";
         assert!(!every_master_has_a_replica(no_replicas));
+    }
+
+    #[test]
+    fn a_cluster_is_up_while_every_master_serving_slots_is_linked_and_not_failing() {
+        let nodes = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-8191
+b1 127.0.0.1:7001@17001 master - 0 0 2 connected 8192-16383
+c1 127.0.0.1:7002@17002 master,fail - 0 0 3 disconnected
+";
+        assert!(
+            every_serving_master_is_up(nodes),
+            "a failed master without slots"
+        );
+        let gone = nodes.replace("2 connected 8192", "2 disconnected 8192");
+        assert!(!every_serving_master_is_up(&gone));
+        let suspected = nodes.replace(
+            "b1 127.0.0.1:7001@17001 master",
+            "b1 127.0.0.1:7001@17001 master,fail?",
+        );
+        assert!(!every_serving_master_is_up(&suspected));
     }
 }

@@ -51,6 +51,15 @@ impl RedisCluster {
                     && info.contains(&format!("cluster_known_nodes:{count}"))
             })
         });
+        // A replica is listed at once but copies its master's data a moment later; until then
+        // no write could survive a failover (and the broker's WAIT would time out).
+        wait_until("every replica is in sync", || {
+            cluster.nodes.iter().take(masters).all(|(port, _)| {
+                let info = cluster.cli(*port, &["info", "replication"]).stdout;
+                info.contains(&format!("connected_slaves:{replicas}"))
+                    && info.matches("state=online").count() == replicas
+            })
+        });
         cluster
     }
 
@@ -78,42 +87,7 @@ impl RedisCluster {
             .collect()
     }
 
-    /// The node currently serving `key`'s slot as master.
-    pub fn master_of(&self, key: &str) -> u16 {
-        let slot: u16 = self
-            .cli(self.nodes[0].0, &["cluster", "keyslot", key])
-            .stdout
-            .trim()
-            .parse()
-            .unwrap();
-        // `CLUSTER SHARDS` would be tidier; `CLUSTER NODES` exists on every Redis 7.0.
-        let nodes = self.cli(self.nodes[0].0, &["cluster", "nodes"]).stdout;
-        for line in nodes.lines() {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            if fields.len() < 9 || !fields[2].contains("master") || fields[2].contains("fail") {
-                continue;
-            }
-            let serves = fields[8..].iter().any(|range| {
-                let (low, high) = range.split_once('-').unwrap_or((range, range));
-                match (low.parse::<u16>(), high.parse::<u16>()) {
-                    (Ok(low), Ok(high)) => (low..=high).contains(&slot),
-                    _ => false,
-                }
-            });
-            if serves {
-                let address = fields[1].split('@').next().unwrap();
-                return address.rsplit(':').next().unwrap().parse().unwrap();
-            }
-        }
-        panic!("no master serves slot {slot}:\n{nodes}");
-    }
-
     pub fn node(&self, port: u16) -> &RedisServer {
         &self.nodes.iter().find(|(p, _)| *p == port).unwrap().1
-    }
-
-    /// Kills the node on `port` (SIGKILL: no goodbye to the cluster).
-    pub fn kill(&mut self, port: u16) {
-        self.nodes.retain(|(p, _)| *p != port);
     }
 }
