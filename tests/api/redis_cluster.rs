@@ -7,6 +7,7 @@
 use crate::helpers::cluster::Cluster;
 use crate::helpers::processes::{Replica, wait_until};
 use crate::helpers::redis_cluster::RedisCluster;
+use crate::helpers::tls_redis::{PASSWORD, TlsFiles, USER};
 use crate::helpers::{get, http_client};
 use crate::replicas::{complete, follow, readyz_turns};
 use futures_util::future::join_all;
@@ -117,6 +118,24 @@ async fn deliveries_go_over_a_sharded_channel_that_survives_its_connections_drop
         let (token, tries) = cluster.sign_in_with_retries(ws_on, finish_on, code).await;
         assert_eq!((token.as_str(), tries), (format!("at-{code}").as_str(), 1));
     }
+}
+
+#[actix_web::test]
+async fn sign_ins_cross_two_replicas_over_a_cluster_with_tls_and_an_acl_user() {
+    let files = TlsFiles::generate();
+    let redis = RedisCluster::start_tls(&files);
+    let mut cluster =
+        Cluster::over_cluster_at(redis, &format!("rediss://{USER}:{PASSWORD}@127.0.0.1"));
+    cluster.env.insert(
+        "BROKER__STORE__TLS_CA".into(),
+        files.ca.to_str().unwrap().into(),
+    );
+    let (a, b) = (cluster.replica(), cluster.replica());
+    for (ws_on, finish_on, code) in [(&a, &b, "tls-a"), (&b, &a, "tls-b")] {
+        let (token, tries) = cluster.sign_in_with_retries(ws_on, finish_on, code).await;
+        assert_eq!((token.as_str(), tries), (format!("at-{code}").as_str(), 1));
+    }
+    assert_eq!(sharded_channels(&cluster.redis).len(), 2);
 }
 
 #[test]

@@ -34,8 +34,13 @@ impl Cluster {
 impl Cluster<RedisCluster> {
     /// Replicas over a Redis Cluster, found through its seed nodes.
     pub fn over_cluster(redis: RedisCluster) -> Cluster<RedisCluster> {
+        Self::over_cluster_at(redis, "redis://127.0.0.1")
+    }
+
+    /// Over a Redis Cluster reached as `redis_url` says (scheme and credentials).
+    pub fn over_cluster_at(redis: RedisCluster, redis_url: &str) -> Cluster<RedisCluster> {
         let seeds = redis.seeds();
-        let mut cluster = Cluster::serving(redis, "redis://127.0.0.1".into(), false);
+        let mut cluster = Cluster::serving(redis, redis_url.into(), false);
         cluster
             .env
             .insert("BROKER__STORE__CLUSTER_NODES".into(), seeds);

@@ -2,27 +2,60 @@
 //! `redis-cli --cluster create`, each node killed when the fixture drops.
 
 use super::processes::{Outcome, RedisServer, free_port, run, wait_until};
+use super::tls_redis::{self, PASSWORD, TlsFiles, USER};
 use std::process::Command;
 use std::time::Duration;
 
 pub struct RedisCluster {
     /// The masters first, then their replicas (as `redis-cli --cluster create` assigns them).
     pub nodes: Vec<(u16, RedisServer)>,
+    /// What `redis-cli` needs besides the port (TLS files, the ACL user).
+    cli_args: Vec<String>,
 }
 
 impl RedisCluster {
     /// `masters` masters sharing the 16384 slots, each with `replicas` replicas; waits
     /// (bounded) until every node reports `cluster_state:ok` and knows every other node.
     pub fn start(masters: usize, replicas: usize) -> RedisCluster {
+        Self::start_with(masters, replicas, Vec::new(), |port| {
+            vec!["--port".into(), port.to_string()]
+        })
+    }
+
+    /// Three masters over TLS only (the cluster bus too), with the ACL user of
+    /// [`tls_redis`]; no client certificate asked.
+    pub fn start_tls(files: &TlsFiles) -> RedisCluster {
+        let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+        let cli = vec![
+            "--tls".into(),
+            "--cacert".into(),
+            path(&files.ca),
+            "--user".into(),
+            USER.into(),
+            "--pass".into(),
+            PASSWORD.into(),
+        ];
+        Self::start_with(3, 0, cli, |port| {
+            let mut args = tls_redis::server_args(files, port, false);
+            args.extend(["--tls-cluster".into(), "yes".into()]);
+            args
+        })
+    }
+
+    fn start_with(
+        masters: usize,
+        replicas: usize,
+        cli_args: Vec<String>,
+        listen: impl Fn(u16) -> Vec<String>,
+    ) -> RedisCluster {
         let count = masters * (1 + replicas);
         let nodes: Vec<(u16, RedisServer)> = (0..count)
             .map(|_| {
                 let port = free_port();
                 let server =
                     RedisServer::start_with(port, format!("redis://127.0.0.1:{port}/"), |dir| {
-                        vec![
-                            "--port".into(),
-                            port.to_string(),
+                        let mut args = listen(port);
+                        args.extend([
                             "--cluster-enabled".into(),
                             "yes".into(),
                             "--cluster-config-file".into(),
@@ -30,20 +63,21 @@ impl RedisCluster {
                             // A dead master is failed over after 2 s, not the default 15.
                             "--cluster-node-timeout".into(),
                             "2000".into(),
-                        ]
+                        ]);
+                        args
                     });
                 (port, server)
             })
             .collect();
         let mut create = Command::new("redis-cli");
-        create.arg("--cluster").arg("create");
+        create.args(&cli_args).arg("--cluster").arg("create");
         for (port, _) in &nodes {
             create.arg(format!("127.0.0.1:{port}"));
         }
         create.args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"]);
         let created = run(create, Duration::from_secs(60));
         assert_eq!(created.code(), Some(0), "{}", created.describe());
-        let cluster = RedisCluster { nodes };
+        let cluster = RedisCluster { nodes, cli_args };
         wait_until("the Redis Cluster is formed", || {
             cluster.nodes.iter().all(|(port, _)| {
                 let info = cluster.cli(*port, &["cluster", "info"]).stdout;
@@ -75,7 +109,10 @@ impl RedisCluster {
     /// `redis-cli -p PORT ARGS...`, bounded.
     pub fn cli(&self, port: u16, args: &[&str]) -> Outcome {
         let mut command = Command::new("redis-cli");
-        command.args(["-p", &port.to_string()]).args(args);
+        command
+            .args(&self.cli_args)
+            .args(["-p", &port.to_string()])
+            .args(args);
         run(command, Duration::from_secs(10))
     }
 
