@@ -208,34 +208,10 @@ impl RedisStore {
                     failed_checks = 0;
                 }
             }
-            // A Cluster whose slots changed hands (a failover, a resharding) since the
-            // connections were made: make them again from the seed nodes. The cluster client
-            // was seen (redis-rs 1.8) to keep sending a promoted replica's slots to the dead
-            // master, each request timing out, while every check passed.
             if healthy && target.is_cluster() {
-                let now = self
-                    .topology
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone();
-                if connected_topology.is_empty() {
-                    connected_topology = now;
-                } else if now != connected_topology {
-                    log::info!("the Redis Cluster's slots moved: connecting again");
-                    healthy =
-                        self.follow_failover(&target, &push_tx).await && self.check(&target).await;
-                    connected_topology = if healthy {
-                        self.topology
-                            .read()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .clone()
-                    } else {
-                        String::new()
-                    };
-                }
-            }
-            if healthy && target.is_cluster() && !self.still_subscribed().await {
-                self.renew_subscription(&target, &push_tx).await;
+                healthy = self
+                    .follow_cluster(&target, &push_tx, &mut connected_topology)
+                    .await;
             }
             self.healthy.store(healthy, Ordering::SeqCst);
             if healthy && !was_healthy {
@@ -446,6 +422,40 @@ impl RedisStore {
             .store(every_master_has_a_replica(&nodes), Ordering::SeqCst);
         *self.topology.write().unwrap_or_else(|p| p.into_inner()) = slot_owners(&nodes);
         every_serving_master_is_up(&nodes)
+    }
+
+    /// Keeps up with a Cluster whose slots changed hands (a failover, a resharding) since the
+    /// connections were made, by making them again from the seed nodes: the cluster client was
+    /// seen (redis-rs 1.8) to keep sending a promoted replica's slots to the dead master, each
+    /// request timing out, while every check passed. And subscribes again where the channel
+    /// lives now if nobody listens to it. Returns whether the cluster is healthy after that.
+    async fn follow_cluster(
+        &self,
+        target: &RedisTarget,
+        push_tx: &mpsc::UnboundedSender<redis::PushInfo>,
+        connected_topology: &mut String,
+    ) -> bool {
+        let seen = || {
+            self.topology
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        };
+        let now = seen();
+        if connected_topology.is_empty() {
+            *connected_topology = now;
+        } else if now != *connected_topology {
+            log::info!("the Redis Cluster's slots moved: connecting again");
+            let healthy = self.follow_failover(target, push_tx).await && self.check(target).await;
+            *connected_topology = if healthy { seen() } else { String::new() };
+            if !healthy {
+                return false;
+            }
+        }
+        if !self.still_subscribed().await {
+            self.renew_subscription(target, push_tx).await;
+        }
+        true
     }
 
     /// Whether some node still has this replica's subscription (Cluster only). When the slot of
