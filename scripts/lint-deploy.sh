@@ -19,6 +19,10 @@
 #      Redis mounts a Secret and reads requirepass from it, the broker reads REDIS_URL from
 #      its mounted Secret, and secret.example.yaml shows both Secrets with the keys used;
 #      health checks authenticate and compare the answer (redis-cli exits 0 on NOAUTH);
+#   5c. those Redis start commands and health checks, run for real with the local
+#      redis-server (scripts/install-test-deps.sh installs it) on a loopback port: Redis then
+#      refuses a client without the password, the health check passes, and fails with a wrong
+#      password;
 #   6. manifests/prometheus-rules.yaml passes `promtool check rules` (Debian's prometheus
 #      package, installed by scripts/install-test-deps.sh) and the Grafana dashboard is JSON.
 #
@@ -477,6 +481,107 @@ sys.exit(1 if problems else 0)
 PYEOF
 then
     fail "the Redis password wiring is incomplete (listed above)"
+fi
+
+# --- 5c. the Redis start commands, run ------------------------------------------------------
+step "Redis start commands and health checks of compose.yaml and kubernetes/redis.yaml, run"
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    fail "redis-server/redis-cli missing (scripts/install-test-deps.sh installs them)"
+elif ! "$PY" - <<'PYEOF'
+import os, shutil, socket, subprocess, sys, tempfile, time
+import yaml
+
+problems = []
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+def run_case(where, script, probe, secret_dir, password):
+    """Runs `script` (the container's shell command, its secret folder replaced by ours) with
+    redis-server kept on loopback, then the health check `probe` with the right and a wrong
+    password."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        os.makedirs(os.path.join(tmp, "bin"))
+        wrapper = os.path.join(tmp, "bin", "redis-server")
+        with open(wrapper, "w") as f:
+            # Options after the manifest's win: loopback, a free port, a scratch folder.
+            f.write(f'#!/bin/sh\nexec {shutil.which("redis-server")} "$@" --port {port} '
+                    f'--bind 127.0.0.1 --dir {tmp}\n')
+        os.chmod(wrapper, 0o755)
+        cli = os.path.join(tmp, "bin", "redis-cli")
+        with open(cli, "w") as f:
+            f.write(f'#!/bin/sh\nexec {shutil.which("redis-cli")} -p {port} "$@"\n')
+        os.chmod(cli, 0o755)
+        secrets = os.path.join(tmp, "secrets")
+        os.makedirs(secrets)
+        def with_password(pw):
+            for name in os.listdir(secrets):
+                os.remove(os.path.join(secrets, name))
+            with open(os.path.join(secrets, password[0]), "w") as f:
+                f.write(pw + "\n")
+        with_password(password[1])
+        env = dict(os.environ, PATH=os.path.join(tmp, "bin") + ":" + os.environ["PATH"])
+        server = subprocess.Popen(["/bin/sh", "-c", script.replace(secret_dir, secrets)],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            answer = ""
+            for _ in range(100):
+                answer = subprocess.run([cli, "ping"], capture_output=True, text=True,
+                                        timeout=5).stdout.strip()
+                if answer.startswith("NOAUTH") or answer == "PONG":
+                    break
+                time.sleep(0.05)
+            if not answer.startswith("NOAUTH"):
+                problems.append(f"{where}: Redis did not require a password (ping: {answer!r}; "
+                                f"{server.stderr.read1(2000).decode(errors='replace') if server.poll() is not None else 'running'})")
+            check = lambda: subprocess.run(["/bin/sh", "-c", probe.replace(secret_dir, secrets)],
+                                           env=env, capture_output=True, timeout=10).returncode
+            if check() != 0:
+                problems.append(f"{where}: the health check fails with the right password")
+            with_password("not-" + password[1])
+            if check() == 0:
+                problems.append(f"{where}: the health check passes with a wrong password")
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+try:
+    c = yaml.safe_load(open("manifests/compose.yaml"))
+    redis = c["services"]["redis"]
+    unescape = lambda text: text.replace("$$", "$")
+    name = redis["secrets"][0]
+    password = open(os.path.join("manifests", c["secrets"][name]["file"])).read().strip()
+    run_case("manifests/compose.yaml redis", unescape(" ".join(redis["command"])),
+             unescape(redis["healthcheck"]["test"][1]), "/run/secrets", (name, password))
+except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError) as e:
+    problems.append(f"manifests/compose.yaml: {type(e).__name__} {e}")
+
+try:
+    dep = next(d for d in yaml.safe_load_all(open("manifests/kubernetes/redis.yaml"))
+               if d and d.get("kind") == "Deployment")
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["/bin/sh", "-c"], "command is not /bin/sh -c"
+    probe = container["readinessProbe"]["exec"]["command"]
+    assert probe[:2] == ["/bin/sh", "-c"], "readiness probe is not /bin/sh -c"
+    run_case("manifests/kubernetes/redis.yaml", container["args"][0], probe[2],
+             "/run/secrets/redis", ("REDIS_PASSWORD", "a-test-password-0123456789"))
+except (OSError, KeyError, IndexError, TypeError, StopIteration, AssertionError,
+        yaml.YAMLError) as e:
+    problems.append(f"manifests/kubernetes/redis.yaml: {type(e).__name__} {e}")
+
+for p in problems:
+    print("  " + p, file=sys.stderr)
+print(f"  {len(problems)} problems")
+sys.exit(1 if problems else 0)
+PYEOF
+then
+    fail "the Redis start commands do not behave (listed above)"
 fi
 
 # --- 6. alert rules and dashboard --------------------------------------------------------

@@ -15,6 +15,10 @@ pub(super) enum RedisConnection {
 }
 
 impl RedisConnection {
+    pub(super) fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+
     /// Subscribes to `channel`: in a Cluster that has sharded pub/sub (Redis 7), with
     /// `SSUBSCRIBE`, so a message travels only within the shard that owns the channel's slot
     /// instead of over the whole cluster bus. Returns whether the subscription is sharded (then

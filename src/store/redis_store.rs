@@ -314,7 +314,7 @@ impl RedisStore {
     }
 
     /// The connection for a write a sign-in depends on, and whether it must then wait for a
-    /// replica ([`RedisStore::replicated`]).
+    /// replica, if the master has one ([`RedisStore::replicated`]).
     fn writer(&self) -> Result<(RedisConnection, bool), StoreError> {
         match self
             .durable
@@ -322,7 +322,7 @@ impl RedisStore {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
         {
-            Some(durable) => Ok((durable, self.has_replica.load(Ordering::SeqCst))),
+            Some(durable) => Ok((durable, true)),
             None => Ok((self.manager()?, false)),
         }
     }
@@ -330,9 +330,36 @@ impl RedisStore {
     /// Done once a replica has the writes made on `conn` (Sentinel and Cluster): acknowledged then
     /// means it survives a failover. Without one in time, the caller answers `unavailable`
     /// (and the person tries again) rather than promise what a failover could take back.
+    ///
+    /// The health check's last `ROLE` may predate a replica that attached since (one that was
+    /// still syncing when this replica started: writes of the first second went unwaited, and
+    /// a master killed then took back results `/complete` had reported delivered). So where it
+    /// saw none, `ROLE` is asked again after the write: a replica listed then has the write
+    /// once `WAIT` says so, and one attaching later gets it in its first sync.
     async fn replicated(&self, conn: &mut RedisConnection, wait: bool) -> Result<(), StoreError> {
         if !wait {
             return Ok(());
+        }
+        if !self.has_replica.load(Ordering::SeqCst) {
+            // In a Cluster, `CLUSTER NODES` says whether every master has a replica.
+            let replicas = if conn.is_cluster() {
+                let nodes: String = redis::cmd("CLUSTER")
+                    .arg("NODES")
+                    .query_async(&mut *conn)
+                    .await
+                    .map_err(unavailable)?;
+                every_master_has_a_replica(&nodes)
+            } else {
+                let role: Vec<Value> = redis::cmd("ROLE")
+                    .query_async(&mut *conn)
+                    .await
+                    .map_err(unavailable)?;
+                lists_replicas(&role)
+            };
+            self.has_replica.store(replicas, Ordering::SeqCst);
+            if !replicas {
+                return Ok(());
+            }
         }
         let replicas: i64 = redis::cmd("WAIT")
             .arg(1)
@@ -382,9 +409,8 @@ impl RedisStore {
         let Ok(reply) = redis::cmd("ROLE").query_async::<Vec<Value>>(conn).await else {
             return false;
         };
-        // ["master", offset, [[ip, port, offset], ...]]
-        let replicas = matches!(reply.get(2), Some(Value::Array(r)) if !r.is_empty());
-        self.has_replica.store(replicas, Ordering::SeqCst);
+        self.has_replica
+            .store(lists_replicas(&reply), Ordering::SeqCst);
         matches!(reply.first(), Some(Value::BulkString(r)) if r.as_slice() == b"master")
     }
 
@@ -1167,6 +1193,12 @@ fn every_master_has_a_replica(nodes: &str) -> bool {
 fn subscribed_again(channel: &str, push: &redis::PushInfo) -> bool {
     matches!(push.kind, PushKind::Subscribe | PushKind::SSubscribe)
         && matches!(push.data.first(), Some(Value::BulkString(c)) if c.as_slice() == channel.as_bytes())
+}
+
+/// Whether a master's `ROLE` reply lists a replica: `["master", offset, [[ip, port, offset],
+/// ...]]`.
+fn lists_replicas(role: &[Value]) -> bool {
+    matches!(role.get(2), Some(Value::Array(r)) if !r.is_empty())
 }
 
 /// What this replica was told on its own channel, if the push is that.

@@ -414,11 +414,13 @@ impl Actor for Connection {
         // either collected here or nudged to this connection by the hub.
         async move {
             let _ = registered.await;
+            // Recorded before collecting: a result parked from now on is announced here, and
+            // one parked before is in the store for the collect. And recorded before the new
+            // resume secret works, so a resume with it (on any replica) records itself later
+            // and wins.
+            let _ = store.claim_location(&session, serial, record_ttl).await;
             let _ = store.register_resume(&secret, &session, ttl).await;
             let _ = store.claim_unacked(&session, ttl).await;
-            // Recorded before collecting: a result parked from now on is announced here, and
-            // one parked before is in the store for the collect.
-            let _ = store.claim_location(&session, serial, record_ttl).await;
         }
         .into_actor(self)
         .map(|_, act, ctx| act.collect_unacked(ctx))

@@ -79,6 +79,18 @@ impl SentinelRedis {
                 replicas.contains(&replica_port.to_string())
             })
         });
+        // And the replica has finished its first sync: until then the master lists no replica,
+        // the brokers (rightly) write without `WAIT`, and a master killed in that second takes
+        // back results it had acknowledged (seen as a sign-in reported completed whose token
+        // never arrived).
+        wait_until("the replica is online", || {
+            let info = std::process::Command::new("redis-cli")
+                .args(["-p", &master_port, "info", "replication"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            info.contains("connected_slaves:1") && info.contains("state=online")
+        });
         redis
     }
 

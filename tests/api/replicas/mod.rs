@@ -105,6 +105,7 @@ async fn a_session_resumed_on_another_replica_after_sigkill_gets_its_token() {
     let session = ws.session();
     let secret = ws.resume_secret();
     let link = ws.begin("mock").await;
+    routing::wait_resumable(&mut redis_writer(&cluster), 1);
     a.kill();
     drop(ws);
 

@@ -7,6 +7,7 @@ use crate::helpers::cluster::Cluster;
 use crate::helpers::processes::{Replica, wait_until};
 use crate::helpers::ws_client::Closed;
 use crate::helpers::{WsClient, get, http_client};
+use futures_util::future::join_all;
 use serde_json::json;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -18,6 +19,18 @@ fn recorded_replica(redis: &mut redis::Connection, session: &str) -> Option<Stri
         .query(redis)
         .unwrap();
     location.map(|l| l.split(':').next().unwrap().to_owned())
+}
+
+/// Waits until `count` resume secrets are registered: a connection registers its secret a
+/// moment after its `hello`, and a resume before that is (rightly) refused.
+pub(super) fn wait_resumable(redis: &mut redis::Connection, count: usize) {
+    wait_until("the resume secrets are registered", || {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{PREFIX}r:*"))
+            .query(redis)
+            .unwrap();
+        keys.len() == count
+    });
 }
 
 /// The replica's identity, as its start-up log line gives it.
@@ -74,34 +87,49 @@ async fn with_three_replicas_each_delivery_is_announced_once_to_its_sessions_rep
         cluster.replica_with_metrics(),
     ];
     let http = http_client();
-    // Uneven on purpose: six sessions on the first replica, four on the second, two on the
-    // third, each completed on a replica other than its own.
-    let homes = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2];
+    // Uneven on purpose: thirty sessions on the first replica, twenty on the second, ten on
+    // the third, signing in all at once, each completed on a replica other than its own.
+    let homes: Vec<usize> = [(0, 30), (1, 20), (2, 10)]
+        .iter()
+        .flat_map(|&(home, count)| std::iter::repeat_n(home, count))
+        .collect();
+    let identities: Vec<String> = replicas.iter().map(|(r, _)| identity(r)).collect();
     let mut sockets = Vec::new();
     let mut redis = redis_writer(&cluster);
     for &home in &homes {
         let ws = cluster.connect(&replicas[home].0).await;
-        let (session, replica) = (ws.session(), identity(&replicas[home].0));
+        let session = ws.session();
         wait_until("the session is recorded on its replica", || {
-            recorded_replica(&mut redis, &session).as_ref() == Some(&replica)
+            recorded_replica(&mut redis, &session).as_ref() == Some(&identities[home])
         });
         sockets.push(ws);
     }
-    for (i, (ws, &home)) in sockets.iter_mut().zip(&homes).enumerate() {
-        let (link_on, complete_on) = (&replicas[(home + 2) % 3].0, &replicas[(home + 1) % 3].0);
-        let code = format!("fan{i}");
-        sign_in_completed_on(&http, ws, link_on, complete_on, &code).await;
-        assert_eq!(
-            ws.expect("signedin").await["access_token"],
-            format!("at-{code}")
-        );
-    }
-    for ws in sockets.iter_mut() {
-        assert!(
-            ws.try_recv(Duration::from_millis(200)).await.is_none(),
-            "once"
-        );
-    }
+    let flows = sockets
+        .iter_mut()
+        .zip(&homes)
+        .enumerate()
+        .map(|(i, (ws, &home))| {
+            let (replicas, http) = (&replicas, &http);
+            async move {
+                let (link_on, complete_on) =
+                    (&replicas[(home + 2) % 3].0, &replicas[(home + 1) % 3].0);
+                let code = format!("fan{i}");
+                sign_in_completed_on(http, ws, link_on, complete_on, &code).await;
+                assert_eq!(
+                    ws.expect("signedin").await["access_token"],
+                    format!("at-{code}"),
+                    "its own token"
+                );
+            }
+        });
+    join_all(flows).await;
+    let extra = join_all(
+        sockets
+            .iter_mut()
+            .map(|ws| ws.try_recv(Duration::from_millis(300))),
+    )
+    .await;
+    assert!(extra.iter().all(Option::is_none), "each delivered once");
 
     let mut received = Vec::new();
     for (_, metrics) in &replicas {
@@ -109,7 +137,7 @@ async fn with_three_replicas_each_delivery_is_announced_once_to_its_sessions_rep
     }
     assert_eq!(
         received,
-        [6, 4, 2],
+        [30, 20, 10],
         "each replica hears of its own sessions' deliveries"
     );
     assert_eq!(
@@ -193,6 +221,7 @@ async fn a_resume_on_another_replica_ends_the_older_connection_with_1008() {
     wait_until("the session is recorded on A", || {
         recorded_replica(&mut redis, &session) == Some(identity(&a))
     });
+    wait_resumable(&mut redis, 1);
 
     let mut new = cluster.resume(&b, &old.resume_secret()).await;
     assert_eq!(new.session(), session);
@@ -242,6 +271,7 @@ async fn a_session_whose_replica_was_killed_gets_its_parked_frame_resumed_elsewh
     let (session, secret) = (ws.session(), ws.resume_secret());
     let dead = identity(&a);
     let link = ws.begin("mock").await;
+    wait_resumable(&mut redis, 1);
     a.kill();
     drop(ws);
     assert_eq!(
