@@ -155,6 +155,7 @@ impl RedisStore {
         log::info!("connected to Redis");
 
         let channel = self.channel.clone();
+        let cluster = target.is_cluster();
         let pushes = events.clone();
         actix_rt::spawn(async move {
             while let Some(push) = push_rx.recv().await {
@@ -172,10 +173,13 @@ impl RedisStore {
                             connection,
                         },
                     });
-                } else if subscribed_again(&channel, &push) {
-                    // The connection subscribed again after a reconnect (in a Cluster maybe on
+                } else if cluster && subscribed_again(&channel, &push) {
+                    // A Cluster's connection subscribed again after a reconnect (maybe on
                     // another node, after a failover): what was announced meanwhile went
-                    // unheard, and the health check may never have failed, so look now.
+                    // unheard, and the health check may never have failed, so look now. One
+                    // Redis (or Sentinel's master) is only resubscribed to after an outage the
+                    // health check saw, which already says so; doing it there too was seen to
+                    // break the Sentinel failover test (not understood yet), so it is not done.
                     let _ = pushes.send(StoreEvent::Reconnected);
                 } else if push.kind == PushKind::Disconnection {
                     log::warn!("lost the Redis connection; reconnecting")
