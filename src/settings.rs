@@ -216,6 +216,10 @@ pub struct StoreSettings {
     #[serde(deserialize_with = "string_or_list")]
     pub sentinels: Vec<String>,
     pub sentinel_master: String,
+    /// Seed nodes (`host:port`) of a Redis Cluster; `redis_url` then carries only scheme and
+    /// credentials (the TLS files apply to every node).
+    #[serde(deserialize_with = "string_or_list")]
+    pub cluster_nodes: Vec<String>,
 }
 
 impl Default for StoreSettings {
@@ -228,6 +232,7 @@ impl Default for StoreSettings {
             tls_key: String::new(),
             sentinels: Vec::new(),
             sentinel_master: "mymaster".into(),
+            cluster_nodes: Vec::new(),
         }
     }
 }

@@ -488,6 +488,14 @@ pub fn loopback_for(addr: SocketAddr) -> SocketAddr {
     }
 }
 
+/// `host:port` with a port Redis could listen on.
+fn is_host_port(address: &str) -> bool {
+    let port = address
+        .rsplit_once(':')
+        .map(|(host, port)| (host, port.parse::<u16>()));
+    matches!(port, Some((host, Ok(p))) if p > 0 && !host.is_empty())
+}
+
 /// `store.redis_url` and its TLS files: a scheme Redis speaks, TLS files only with `rediss://`,
 /// a client certificate with its key, and every named file there.
 fn store_problems(store: &crate::settings::StoreSettings) -> Vec<String> {
@@ -501,6 +509,9 @@ fn store_problems(store: &crate::settings::StoreSettings) -> Vec<String> {
     let Some(url) = &store.redis_url else {
         if any_tls_file {
             problems.push("store.tls_ca / store.tls_cert / store.tls_key are set but store.redis_url is empty".into());
+        }
+        if !store.cluster_nodes.is_empty() {
+            problems.push("store.cluster_nodes is set but store.redis_url is empty: give redis:// or rediss:// (with any credentials) for the cluster's nodes".into());
         }
         return problems;
     };
@@ -520,13 +531,34 @@ fn store_problems(store: &crate::settings::StoreSettings) -> Vec<String> {
         ),
     }
     for sentinel in &store.sentinels {
-        let port = sentinel
-            .rsplit_once(':')
-            .map(|(_, port)| port.parse::<u16>());
-        if !matches!(port, Some(Ok(p)) if p > 0) {
+        if !is_host_port(sentinel) {
             problems.push(format!(
                 "store.sentinels: {sentinel:?} is not host:port (a Sentinel's address)"
             ));
+        }
+    }
+    for node in &store.cluster_nodes {
+        if !is_host_port(node) {
+            problems.push(format!(
+                "store.cluster_nodes: {node:?} is not host:port (a Redis Cluster node's address)"
+            ));
+        }
+    }
+    if !store.cluster_nodes.is_empty() {
+        if !store.sentinels.is_empty() {
+            problems.push(
+                "store.cluster_nodes and store.sentinels are both set: a Redis Cluster fails over by itself, choose one"
+                    .into(),
+            );
+        }
+        // A cluster has database 0 only; a URL naming another would silently mean 0.
+        if let Ok(u) = url::Url::parse(url.expose_secret())
+            && !matches!(u.path().trim_matches('/'), "" | "0")
+        {
+            problems.push(
+                "store.redis_url names a database, but a Redis Cluster has database 0 only (with store.cluster_nodes)"
+                    .into(),
+            );
         }
     }
     if !store.sentinels.is_empty() && store.sentinel_master.trim().is_empty() {

@@ -13,6 +13,7 @@
 //! which replica holds each connected session so a result is announced to that one only.
 
 pub mod memory;
+mod redis_connection;
 mod redis_scripts;
 pub mod redis_store;
 mod redis_target;

@@ -1,4 +1,5 @@
-//! The Lua scripts of the Redis store: each is one atomic step over the keys it is given.
+//! The Lua scripts of the Redis store: each is one atomic step over the keys it is given, all
+//! named in KEYS and all in one hash slot, so a Redis Cluster runs them as one Redis does.
 
 /// Notes ids as written to a connection, for as long as the frames themselves live.
 pub(super) const MARK_SENT_SCRIPT: &str = r"
@@ -20,31 +21,51 @@ end
 return 0
 ";
 
-/// A dropped session: its frames wait ARGV[1] seconds (the keys ARGV[2] more), and the
-/// session goes into the deadlines set the sweep reads.
+/// A dropped session: its frames wait ARGV[1] seconds (the keys ARGV[2] more), and its
+/// deadline (KEYS[3], in the session's slot) is set; returns the deadline (ms, Redis's clock)
+/// for the deadlines index, or nothing if no frame waits.
 pub(super) const RELEASE_UNACKED_SCRIPT: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return end
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local keep = tonumber(ARGV[1]) + tonumber(ARGV[2])
+local due = now + tonumber(ARGV[1]) * 1000
 redis.call('EXPIRE', KEYS[1], keep)
 redis.call('EXPIRE', KEYS[2], keep)
-redis.call('ZADD', KEYS[3], now + tonumber(ARGV[1]) * 1000, ARGV[3])
+redis.call('SET', KEYS[3], due, 'EX', keep)
+return due
 ";
 
-/// Drops the frames of sessions whose grace ended without a resume; returns how many. The
-/// frame lists' names are built here from the prefix (ARGV[1]): the store has one Redis, not a
-/// cluster, so every key is on it.
-pub(super) const SWEEP_UNACKED_SCRIPT: &str = r"
+/// The deadlines index (KEYS[1]): up to 100 sessions whose grace has ended, each followed by
+/// its deadline as stored (so [`FORGET_DUE_SCRIPT`] can tell whether it changed since).
+pub(super) const DUE_UNACKED_SCRIPT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local total = 0
-for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)) do
-  total = total + redis.call('LLEN', ARGV[1] .. 'o:' .. s)
-  redis.call('DEL', ARGV[1] .. 'o:' .. s, ARGV[1] .. 'os:' .. s)
-  redis.call('ZREM', KEYS[1], s)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 100)
+";
+
+/// One session whose grace may have ended: if its deadline (KEYS[3]) is still there and past,
+/// drops its frames (KEYS[1]) and sent ids (KEYS[2]) and returns how many frames expired;
+/// -1 if it was resumed or swept already, -2 if it was released again and is not due yet.
+/// Every key is the session's, in one slot: the sweep builds no key name here, so a Cluster
+/// can run it, and two replicas sweeping at once count each frame once.
+pub(super) const SWEEP_SESSION_SCRIPT: &str = r"
+local due = redis.call('GET', KEYS[3])
+if not due then return -1 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if tonumber(due) > now then return -2 end
+local frames = redis.call('LLEN', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return frames
+";
+
+/// Removes session ARGV[1] from the deadlines index (KEYS[1]) unless its deadline changed
+/// from ARGV[2] (released again meanwhile: the sweep looks again then).
+pub(super) const FORGET_DUE_SCRIPT: &str = r"
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('ZREM', KEYS[1], ARGV[1])
 end
-return total
 ";
 
 /// Checks a typed code (as digest) against the held one: a match releases the grant, a miss

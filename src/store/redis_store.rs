@@ -16,9 +16,11 @@
 //! The connection comes up in the background: start-up with Redis down waits and retries
 //! (with back-off, saying so in the log) while `/readyz` answers 503.
 
+use super::redis_connection::RedisConnection;
 use super::redis_scripts::{
-    ACK_SCRIPT, CONFIRM_SCRIPT, MARK_SENT_SCRIPT, REFRESH_LOCATION_SCRIPT, RELEASE_LOCATION_SCRIPT,
-    RELEASE_UNACKED_SCRIPT, SWEEP_UNACKED_SCRIPT, TAKE_DUE_SIGNIN_SCRIPT,
+    ACK_SCRIPT, CONFIRM_SCRIPT, DUE_UNACKED_SCRIPT, FORGET_DUE_SCRIPT, MARK_SENT_SCRIPT,
+    REFRESH_LOCATION_SCRIPT, RELEASE_LOCATION_SCRIPT, RELEASE_UNACKED_SCRIPT, SWEEP_SESSION_SCRIPT,
+    TAKE_DUE_SIGNIN_SCRIPT,
 };
 pub use super::redis_target::RedisTarget;
 use super::redis_target::describe;
@@ -30,21 +32,22 @@ use super::{
 use crate::sealing::{DigestKey, SealingKey};
 use crate::secrets::{ConfirmationCode, ResumeSecret, SessionId, SharedRefresh, State, Ticket};
 use crate::telemetry::catalog::{self, UnackedEvent};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind, Script, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// The connections of one Redis (or, with Sentinel, of the current master).
+/// The connections of one Redis (or, with Sentinel, of the current master; or of a Cluster).
 struct Connections {
-    commands: ConnectionManager,
-    subscriber: ConnectionManager,
-    durable: Option<ConnectionManager>,
+    commands: RedisConnection,
+    subscriber: RedisConnection,
+    durable: Option<RedisConnection>,
+    /// Whether the delivery channel is a sharded one (Cluster with Redis 7: `SPUBLISH`).
+    sharded: bool,
 }
 
-/// How long a parked result waits for a replica's acknowledgement (Sentinel only).
+/// How long a parked result waits for a replica's acknowledgement (Sentinel and Cluster).
 const REPLICA_WAIT_MS: u64 = 500;
 
 /// What the store tells the hub.
@@ -67,19 +70,26 @@ pub struct RedisStore {
     /// Commands. Never subscribed: a connection that is subscribed and publishes inside
     /// MULTI gets its own `message` push mixed into the replies (redis-rs 1.8, measured in
     /// BENCHMARKS.md), which shifts every later reply on the multiplexed connection.
-    connection: RwLock<Option<ConnectionManager>>,
+    connection: RwLock<Option<RedisConnection>>,
     /// Subscriptions only; held so its background task lives.
-    subscriber: RwLock<Option<ConnectionManager>>,
-    /// With Sentinel only: the writes a sign-in depends on (tickets, states, held grants,
+    subscriber: RwLock<Option<RedisConnection>>,
+    /// With Sentinel or Cluster: the writes a sign-in depends on (tickets, states, held grants,
     /// parked results), each followed by `WAIT` for a replica. Redis replicates
     /// asynchronously, so a record the old master acknowledged just before dying could be
     /// missing on the promoted replica: a link that no longer works, or a result `/complete`
     /// had reported delivered (seen at 200 concurrent sign-ins through a failover). `WAIT`
-    /// blocks its whole connection, hence one of its own.
-    durable: RwLock<Option<ConnectionManager>>,
-    /// Whether the master had a replica at the last health check (from `ROLE`): without one no
-    /// failover can take a write back, and `WAIT` would only time out.
+    /// blocks its whole connection, hence one of its own. A Cluster's masters fail over to
+    /// their replicas the same way, so the same rule holds there; its `WAIT` goes to every
+    /// master and counts the fewest replicas that acknowledged.
+    durable: RwLock<Option<RedisConnection>>,
+    /// Whether the master (in a Cluster: every master) had a replica at the last health check
+    /// (from `ROLE`, or `CLUSTER NODES`): without one no failover can take a write back, and
+    /// `WAIT` would only time out.
     has_replica: AtomicBool,
+    /// Whether deliveries are announced with `SPUBLISH` (sharded pub/sub in a Cluster).
+    sharded: AtomicBool,
+    /// In a Cluster, which node serves which slots as the last health check saw it.
+    topology: RwLock<String>,
     prefix: String,
     sealer: SealingKey,
     /// Keyed digests for keys, codes and rate-limit subjects.
@@ -92,7 +102,9 @@ pub struct RedisStore {
     mark_sent: Script,
     ack: Script,
     release_unacked: Script,
-    sweep_unacked: Script,
+    due_unacked: Script,
+    sweep_session: Script,
+    forget_due: Script,
     take_due_signin: Script,
     refresh_location: Script,
     release_location: Script,
@@ -114,6 +126,8 @@ impl RedisStore {
             subscriber: RwLock::new(None),
             durable: RwLock::new(None),
             has_replica: AtomicBool::new(false),
+            sharded: AtomicBool::new(false),
+            topology: RwLock::new(String::new()),
             replica,
             channel,
             prefix,
@@ -124,7 +138,9 @@ impl RedisStore {
             mark_sent: Script::new(MARK_SENT_SCRIPT),
             ack: Script::new(ACK_SCRIPT),
             release_unacked: Script::new(RELEASE_UNACKED_SCRIPT),
-            sweep_unacked: Script::new(SWEEP_UNACKED_SCRIPT),
+            due_unacked: Script::new(DUE_UNACKED_SCRIPT),
+            sweep_session: Script::new(SWEEP_SESSION_SCRIPT),
+            forget_due: Script::new(FORGET_DUE_SCRIPT),
             take_due_signin: Script::new(TAKE_DUE_SIGNIN_SCRIPT),
             refresh_location: Script::new(REFRESH_LOCATION_SCRIPT),
             release_location: Script::new(RELEASE_LOCATION_SCRIPT),
@@ -142,6 +158,7 @@ impl RedisStore {
         log::info!("connected to Redis");
 
         let channel = self.channel.clone();
+        let cluster = target.is_cluster();
         let pushes = events.clone();
         actix_rt::spawn(async move {
             while let Some(push) = push_rx.recv().await {
@@ -159,28 +176,49 @@ impl RedisStore {
                             connection,
                         },
                     });
+                } else if cluster && subscribed_again(&channel, &push) {
+                    // A Cluster's connection subscribed again after a reconnect (maybe on
+                    // another node, after a failover): what was announced meanwhile went
+                    // unheard, and the health check may never have failed, so look now. One
+                    // Redis (or Sentinel's master) is only resubscribed to after an outage the
+                    // health check saw, which already says so; doing it there too was seen to
+                    // break the Sentinel failover test (not understood yet), so it is not done.
+                    let _ = pushes.send(StoreEvent::Reconnected);
                 } else if push.kind == PushKind::Disconnection {
                     log::warn!("lost the Redis connection; reconnecting")
                 }
             }
         });
 
-        // Health: a PING a second (with Sentinel, ROLE: a demoted master still answers PING).
+        // Health: a PING a second (with Sentinel, ROLE: a demoted master still answers PING;
+        // in a Cluster, PING to every master and the cluster's own state).
         // After an outage the hub looks for frames parked meanwhile, since their
         // notifications may have gone unheard. With Sentinel, two failed checks in a row mean
-        // a failover: ask the sentinels for the master again and reconnect there.
+        // a failover: ask the sentinels for the master again and reconnect there. In a Cluster
+        // too, start again from the seed nodes: after a master died the cluster client was
+        // seen (redis-rs 1.8) to keep failing its checks after the replica had taken over.
         let mut tick = actix_rt::time::interval(Duration::from_secs(1));
         let mut was_healthy = true;
         let mut failed_checks = 0u32;
+        let mut connected_topology = String::new();
         loop {
             tick.tick().await;
-            let mut healthy = self.check(target.follows_sentinel()).await;
+            let mut healthy = self.check(&target).await;
             failed_checks = if healthy { 0 } else { failed_checks + 1 };
-            if failed_checks >= 2 && target.follows_sentinel() {
+            if failed_checks >= 2 && (target.follows_sentinel() || target.is_cluster()) {
                 healthy = self.follow_failover(&target, &push_tx).await;
+                if healthy && target.is_cluster() {
+                    healthy = self.check(&target).await;
+                    connected_topology = String::new();
+                }
                 if healthy {
                     failed_checks = 0;
                 }
+            }
+            if healthy && target.is_cluster() {
+                healthy = self
+                    .follow_cluster(&target, &push_tx, &mut connected_topology)
+                    .await;
             }
             self.healthy.store(healthy, Ordering::SeqCst);
             if healthy && !was_healthy {
@@ -228,24 +266,12 @@ impl RedisStore {
         target: &RedisTarget,
         push_tx: mpsc::UnboundedSender<redis::PushInfo>,
     ) -> redis::RedisResult<Connections> {
-        let client = target.client().await?;
-        let config = || {
-            ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(2)))
-                .set_response_timeout(Some(Duration::from_secs(2)))
-                .set_min_delay(Duration::from_millis(100))
-                .set_max_delay(Duration::from_secs(5))
-                .set_number_of_retries(2)
-        };
-        let commands = ConnectionManager::new_with_config(client.clone(), config()).await?;
-        let subscriber_config = config()
-            .set_push_sender(push_tx)
-            .set_automatic_resubscription();
-        let mut subscriber =
-            ConnectionManager::new_with_config(client.clone(), subscriber_config).await?;
-        self.subscribe(&mut subscriber).await?;
-        let durable = if target.follows_sentinel() {
-            Some(ConnectionManager::new_with_config(client.clone(), config()).await?)
+        let connector = target.connector().await?;
+        let commands = connector.open(None).await?;
+        let mut subscriber = connector.open(Some(push_tx)).await?;
+        let sharded = self.subscribe(&mut subscriber).await?;
+        let durable = if target.follows_sentinel() || target.is_cluster() {
+            Some(connector.open(None).await?)
         } else {
             None
         };
@@ -253,12 +279,13 @@ impl RedisStore {
             commands,
             subscriber,
             durable,
+            sharded,
         })
     }
 
-    /// Listens on this replica's own channel (the connection manager subscribes again after
-    /// a reconnect).
-    async fn subscribe(&self, subscriber: &mut ConnectionManager) -> redis::RedisResult<()> {
+    /// Listens on this replica's own channel (the connection subscribes again after a
+    /// reconnect); says whether the channel is sharded (`SSUBSCRIBE` in a Cluster).
+    async fn subscribe(&self, subscriber: &mut RedisConnection) -> redis::RedisResult<bool> {
         subscriber.subscribe(&self.channel).await
     }
 
@@ -266,11 +293,17 @@ impl RedisStore {
     /// about is in Redis already, and a resume finds it there.
     async fn announce(
         &self,
-        conn: &mut ConnectionManager,
+        conn: &mut RedisConnection,
         to: &ReplicaId,
         announcement: &Announcement,
     ) {
-        let published = redis::cmd("PUBLISH")
+        // Every replica of a deployment sees the same Redis, so subscribes the same way.
+        let publish = if self.sharded.load(Ordering::SeqCst) {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        };
+        let published = redis::cmd(publish)
             .arg(replica_routes::channel(&self.prefix, to))
             .arg(announcement.encode())
             .query_async::<i64>(conn)
@@ -284,11 +317,12 @@ impl RedisStore {
         *self.connection.write().unwrap_or_else(|p| p.into_inner()) = Some(connections.commands);
         *self.subscriber.write().unwrap_or_else(|p| p.into_inner()) = Some(connections.subscriber);
         *self.durable.write().unwrap_or_else(|p| p.into_inner()) = connections.durable;
+        self.sharded.store(connections.sharded, Ordering::SeqCst);
     }
 
     /// The connection for a write a sign-in depends on, and whether it must then wait for a
     /// replica, if the master has one ([`RedisStore::replicated`]).
-    fn writer(&self) -> Result<(ConnectionManager, bool), StoreError> {
+    fn writer(&self) -> Result<(RedisConnection, bool), StoreError> {
         match self
             .durable
             .read()
@@ -300,7 +334,7 @@ impl RedisStore {
         }
     }
 
-    /// Done once a replica has the writes made on `conn` (Sentinel only): acknowledged then
+    /// Done once a replica has the writes made on `conn` (Sentinel and Cluster): acknowledged then
     /// means it survives a failover. Without one in time, the caller answers `unavailable`
     /// (and the person tries again) rather than promise what a failover could take back.
     ///
@@ -309,16 +343,26 @@ impl RedisStore {
     /// a master killed then took back results `/complete` had reported delivered). So where it
     /// saw none, `ROLE` is asked again after the write: a replica listed then has the write
     /// once `WAIT` says so, and one attaching later gets it in its first sync.
-    async fn replicated(&self, conn: &mut ConnectionManager, wait: bool) -> Result<(), StoreError> {
+    async fn replicated(&self, conn: &mut RedisConnection, wait: bool) -> Result<(), StoreError> {
         if !wait {
             return Ok(());
         }
         if !self.has_replica.load(Ordering::SeqCst) {
-            let role: Vec<Value> = redis::cmd("ROLE")
-                .query_async(conn)
-                .await
-                .map_err(unavailable)?;
-            let replicas = lists_replicas(&role);
+            // In a Cluster, `CLUSTER NODES` says whether every master has a replica.
+            let replicas = if conn.is_cluster() {
+                let nodes: String = redis::cmd("CLUSTER")
+                    .arg("NODES")
+                    .query_async(&mut *conn)
+                    .await
+                    .map_err(unavailable)?;
+                every_master_has_a_replica(&nodes)
+            } else {
+                let role: Vec<Value> = redis::cmd("ROLE")
+                    .query_async(&mut *conn)
+                    .await
+                    .map_err(unavailable)?;
+                lists_replicas(&role)
+            };
             self.has_replica.store(replicas, Ordering::SeqCst);
             if !replicas {
                 return Ok(());
@@ -337,7 +381,7 @@ impl RedisStore {
         Ok(())
     }
 
-    fn manager(&self) -> Result<ConnectionManager, StoreError> {
+    fn manager(&self) -> Result<RedisConnection, StoreError> {
         self.connection
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -345,33 +389,158 @@ impl RedisStore {
             .ok_or(StoreError::Unavailable)
     }
 
-    /// Whether Redis answers within a second (and, `as_master`, still is the master).
-    async fn check(&self, as_master: bool) -> bool {
+    /// Whether Redis answers within a second (with Sentinel: and still is the master; in a
+    /// Cluster: every master answers and the cluster says its state is ok).
+    async fn check(&self, target: &RedisTarget) -> bool {
         let Ok(mut conn) = self.manager() else {
             return false;
         };
-        if as_master {
-            let role = redis::cmd("ROLE");
-            let role = role.query_async::<Vec<Value>>(&mut conn);
-            match actix_rt::time::timeout(Duration::from_secs(1), role).await {
-                Ok(Ok(reply)) => {
-                    self.has_replica
-                        .store(lists_replicas(&reply), Ordering::SeqCst);
-                    matches!(reply.first(), Some(Value::BulkString(r)) if r.as_slice() == b"master")
-                }
-                _ => false,
+        let check = async {
+            if target.is_cluster() {
+                self.check_cluster(&mut conn).await
+            } else if target.follows_sentinel() {
+                self.check_master(&mut conn).await
+            } else {
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
             }
+        };
+        actix_rt::time::timeout(Duration::from_secs(1), check)
+            .await
+            .unwrap_or(false)
+    }
+
+    async fn check_master(&self, conn: &mut RedisConnection) -> bool {
+        let Ok(reply) = redis::cmd("ROLE").query_async::<Vec<Value>>(conn).await else {
+            return false;
+        };
+        self.has_replica
+            .store(lists_replicas(&reply), Ordering::SeqCst);
+        matches!(reply.first(), Some(Value::BulkString(r)) if r.as_slice() == b"master")
+    }
+
+    /// The cluster client sends `PING` to every master it is connected to, so one frozen master
+    /// (whose slots nobody serves until a failover) makes the check fail at once, long before
+    /// the cluster itself notices (`cluster-node-timeout`, 15 s by default). A master that is
+    /// gone is left out of that `PING` (redis-rs 1.8 skips nodes it is reconnecting to), but the
+    /// other nodes see its link drop at once, and `CLUSTER NODES` says so.
+    async fn check_cluster(&self, conn: &mut RedisConnection) -> bool {
+        if redis::cmd("PING")
+            .query_async::<Value>(&mut *conn)
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        let Ok(info) = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query_async::<String>(&mut *conn)
+            .await
+        else {
+            return false;
+        };
+        if !info.lines().any(|line| line.trim() == "cluster_state:ok") {
+            return false;
+        }
+        let Ok(nodes) = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async::<String>(&mut *conn)
+            .await
+        else {
+            return false;
+        };
+        self.has_replica
+            .store(every_master_has_a_replica(&nodes), Ordering::SeqCst);
+        *self.topology.write().unwrap_or_else(|p| p.into_inner()) = slot_owners(&nodes);
+        every_serving_master_is_up(&nodes)
+    }
+
+    /// Keeps up with a Cluster whose slots changed hands (a failover, a resharding) since the
+    /// connections were made, by making them again from the seed nodes: the cluster client was
+    /// seen (redis-rs 1.8) to keep sending a promoted replica's slots to the dead master, each
+    /// request timing out, while every check passed. And subscribes again where the channel
+    /// lives now if nobody listens to it. Returns whether the cluster is healthy after that.
+    async fn follow_cluster(
+        &self,
+        target: &RedisTarget,
+        push_tx: &mpsc::UnboundedSender<redis::PushInfo>,
+        connected_topology: &mut String,
+    ) -> bool {
+        let seen = || {
+            self.topology
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        };
+        let now = seen();
+        if connected_topology.is_empty() {
+            *connected_topology = now;
+        } else if now != *connected_topology {
+            log::info!("the Redis Cluster's slots moved: connecting again");
+            let healthy = self.follow_failover(target, push_tx).await && self.check(target).await;
+            *connected_topology = if healthy { seen() } else { String::new() };
+            if !healthy {
+                return false;
+            }
+        }
+        if !self.still_subscribed().await {
+            self.renew_subscription(target, push_tx).await;
+        }
+        true
+    }
+
+    /// Whether some node still has this replica's subscription (Cluster only). When the slot of
+    /// the channel moves (a failover, a resharding) the cluster client subscribes again only
+    /// once it notices, and an idle subscriber connection was seen (redis-rs 1.8) not to notice
+    /// at all: announcements then go to a node where nobody listens. An error says nothing.
+    async fn still_subscribed(&self) -> bool {
+        let Ok(mut conn) = self.manager() else {
+            return true;
+        };
+        let count = if self.sharded.load(Ordering::SeqCst) {
+            "SHARDNUMSUB"
         } else {
-            let ping = redis::cmd("PING");
-            let ping = ping.query_async::<String>(&mut conn);
-            matches!(
-                actix_rt::time::timeout(Duration::from_secs(1), ping).await,
-                Ok(Ok(_))
-            )
+            "NUMSUB"
+        };
+        let mut numsub = redis::cmd("PUBSUB");
+        numsub.arg(count).arg(&self.channel);
+        let asked = numsub.query_async::<std::collections::HashMap<String, i64>>(&mut conn);
+        match actix_rt::time::timeout(Duration::from_secs(1), asked).await {
+            Ok(Ok(counts)) => counts.get(&self.channel).copied().unwrap_or(0) > 0,
+            _ => true,
         }
     }
 
-    /// Reconnects to whatever master the sentinels name now, within a bounded time.
+    /// A new subscriber connection, from the cluster as its seed nodes describe it now; its
+    /// subscription's confirmation has the hub look for frames announced while nobody listened.
+    async fn renew_subscription(
+        &self,
+        target: &RedisTarget,
+        push_tx: &mpsc::UnboundedSender<redis::PushInfo>,
+    ) {
+        let renew = async {
+            let mut subscriber = target
+                .connector()
+                .await?
+                .open(Some(push_tx.clone()))
+                .await?;
+            self.subscribe(&mut subscriber).await?;
+            redis::RedisResult::Ok(subscriber)
+        };
+        match actix_rt::time::timeout(Duration::from_secs(3), renew).await {
+            Ok(Ok(subscriber)) => {
+                log::info!("subscribed again to {}: its slot had moved", self.channel);
+                *self.subscriber.write().unwrap_or_else(|p| p.into_inner()) = Some(subscriber);
+            }
+            Ok(Err(e)) => log::warn!("could not subscribe again: {}", describe(&e)),
+            Err(_) => log::warn!("could not subscribe again within 3 s"),
+        }
+    }
+
+    /// Reconnects to whatever master the sentinels name now (in a Cluster: to the cluster as its
+    /// seed nodes describe it now), within a bounded time.
     async fn follow_failover(
         &self,
         target: &RedisTarget,
@@ -381,12 +550,16 @@ impl RedisStore {
         match actix_rt::time::timeout(Duration::from_secs(3), connect).await {
             Ok(Ok(connections)) => {
                 self.install(connections);
-                log::info!("Redis failed over: connected to the master the sentinels name now");
+                if target.is_cluster() {
+                    log::info!("connected to the Redis Cluster again, from its seed nodes");
+                } else {
+                    log::info!("Redis failed over: connected to the master the sentinels name now");
+                }
                 true
             }
             Ok(Err(e)) => {
                 log::warn!(
-                    "the master is unreachable and the sentinels name no other yet: {}",
+                    "the master is unreachable and no other is named yet: {}",
                     describe(&e)
                 );
                 false
@@ -404,8 +577,11 @@ impl RedisStore {
         format!("{}{kind}:{digest}", self.prefix)
     }
 
+    /// A key of one session's records: the session ID is the key's hash tag, so in a Cluster
+    /// all of a session's keys share one slot and each atomic step over them (a `MULTI`, a
+    /// script) is legal.
     fn session_key(&self, kind: &str, session: &SessionId) -> String {
-        format!("{}{kind}:{}", self.prefix, session.expose())
+        session_key(&self.prefix, kind, session)
     }
 
     /// A typed code is compared by keyed digest inside Redis, bound to its session, so the
@@ -816,20 +992,28 @@ impl RedisStore {
     }
 
     /// The connection dropped: the frames wait `grace` seconds, after which the sweep of any
-    /// replica counts them as expired (exactly once: the sweep is one script).
+    /// replica counts them as expired (exactly once: each session is swept by one script). The
+    /// deadline is kept beside the session's keys, in their slot; the deadlines index only
+    /// tells the sweep where to look.
     pub async fn release_unacked(&self, session: &SessionId, grace: u64) -> Result<(), StoreError> {
         let mut conn = self.manager()?;
         let (list, sent) = self.unacked_keys(session);
-        self.release_unacked
+        let due: Option<i64> = self
+            .release_unacked
             .key(list)
             .key(sent)
-            .key(self.unacked_deadlines())
+            .key(self.unacked_deadline(session))
             .arg(grace)
             .arg(UNACKED_SLACK_SECS)
-            .arg(session.expose())
-            .invoke_async::<()>(&mut conn)
+            .invoke_async(&mut conn)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        if let Some(due) = due {
+            conn.zadd::<_, _, _, ()>(self.unacked_deadlines(), session.expose(), due)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
     }
 
     pub async fn claim_unacked(&self, session: &SessionId, ttl: u64) -> Result<(), StoreError> {
@@ -837,13 +1021,17 @@ impl RedisStore {
         let (list, sent) = self.unacked_keys(session);
         redis::pipe()
             .atomic()
-            .zrem(self.unacked_deadlines(), session.expose())
+            .del(self.unacked_deadline(session))
             .ignore()
             .expire(&list, expiry_secs(ttl))
             .ignore()
             .expire(&sent, expiry_secs(ttl))
             .ignore()
             .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        // The deadline above is what counts; this only spares the sweep a look.
+        conn.zrem::<_, _, ()>(self.unacked_deadlines(), session.expose())
             .await
             .map_err(unavailable)?;
         self.replicated(&mut conn, wait).await
@@ -853,11 +1041,41 @@ impl RedisStore {
         let Ok(mut conn) = self.manager() else {
             return;
         };
-        let mut invocation = self.sweep_unacked.key(self.unacked_deadlines());
-        invocation.arg(&self.prefix);
-        let expired = invocation.invoke_async::<u64>(&mut conn);
-        if let Ok(Ok(expired)) = actix_rt::time::timeout(Duration::from_secs(1), expired).await {
-            catalog::unacked_frames(UnackedEvent::Expired, expired);
+        let sweep = async {
+            // [session, deadline, session, deadline, ...], the deadlines as Redis wrote them.
+            let due: Vec<String> = self
+                .due_unacked
+                .key(self.unacked_deadlines())
+                .invoke_async(&mut conn)
+                .await?;
+            let mut expired = 0u64;
+            for pair in due.chunks_exact(2) {
+                let session = SessionId::new(pair[0].clone());
+                let (list, sent) = self.unacked_keys(&session);
+                let swept: i64 = self
+                    .sweep_session
+                    .key(list)
+                    .key(sent)
+                    .key(self.unacked_deadline(&session))
+                    .invoke_async(&mut conn)
+                    .await?;
+                // -2: released again with a later deadline (the index has it already).
+                if swept != -2 {
+                    self.forget_due
+                        .key(self.unacked_deadlines())
+                        .arg(&pair[0])
+                        .arg(&pair[1])
+                        .invoke_async::<()>(&mut conn)
+                        .await?;
+                }
+                expired += u64::try_from(swept).unwrap_or(0);
+            }
+            redis::RedisResult::Ok(expired)
+        };
+        match actix_rt::time::timeout(Duration::from_secs(1), sweep).await {
+            Ok(Ok(expired)) => catalog::unacked_frames(UnackedEvent::Expired, expired),
+            Ok(Err(e)) => log::debug!("sweeping expired frames failed: {}", describe(&e)),
+            Err(_) => log::debug!("sweeping expired frames took over a second"),
         }
     }
 
@@ -1001,6 +1219,11 @@ impl RedisStore {
         )
     }
 
+    /// When a dropped session's grace ends (in its slot, beside its frames).
+    fn unacked_deadline(&self, session: &SessionId) -> String {
+        self.session_key("od", session)
+    }
+
     /// One of the session's keys, so it shares the session's slot under Redis Cluster.
     fn location_key(&self, session: &SessionId) -> String {
         self.session_key("at", session)
@@ -1011,6 +1234,71 @@ impl RedisStore {
     }
 }
 
+fn session_key(prefix: &str, kind: &str, session: &SessionId) -> String {
+    format!("{prefix}{kind}:{{{}}}", session.expose())
+}
+
+/// From `CLUSTER NODES`: each master that serves slots, with its address and slots, sorted
+/// (what changes when slots change hands, and nothing else).
+fn slot_owners(nodes: &str) -> String {
+    let mut owners: Vec<String> = nodes
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 8 && f[2].split(',').any(|flag| flag == "master"))
+        .map(|f| format!("{} {}", f[1], f[8..].join(" ")))
+        .collect();
+    owners.sort();
+    owners.join("\n")
+}
+
+/// From `CLUSTER NODES`: whether every master that serves slots is linked to the node asked
+/// (or is that node) and not suspected of failing.
+fn every_serving_master_is_up(nodes: &str) -> bool {
+    nodes
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 8 && f[2].split(',').any(|flag| flag == "master"))
+        .all(|f| {
+            let myself = f[2].split(',').any(|flag| flag == "myself");
+            let failing = f[2]
+                .split(',')
+                .any(|flag| flag == "fail" || flag == "fail?");
+            !failing && (myself || f[7] == "connected")
+        })
+}
+
+/// From `CLUSTER NODES`: whether every master that serves slots has a replica that is not
+/// failing (a line per node: id, address, flags, the master's id for a replica, ..., slots).
+fn every_master_has_a_replica(nodes: &str) -> bool {
+    let lines: Vec<Vec<&str>> = nodes
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .filter(|fields: &Vec<&str>| fields.len() >= 8)
+        .collect();
+    let failing = |flags: &str| flags.split(',').any(|f| f == "fail" || f == "fail?");
+    let masters = lines
+        .iter()
+        .filter(|f| f[2].split(',').any(|flag| flag == "master") && f.len() > 8);
+    let mut any = false;
+    for master in masters {
+        any = true;
+        let has_replica = lines.iter().any(|f| {
+            f[2].split(',').any(|flag| flag == "slave") && !failing(f[2]) && f[3] == master[0]
+        });
+        if !has_replica {
+            return false;
+        }
+    }
+    any
+}
+
+/// Whether the push confirms a subscription to this replica's channel: the first one at start,
+/// then one after every reconnect.
+fn subscribed_again(channel: &str, push: &redis::PushInfo) -> bool {
+    matches!(push.kind, PushKind::Subscribe | PushKind::SSubscribe)
+        && matches!(push.data.first(), Some(Value::BulkString(c)) if c.as_slice() == channel.as_bytes())
+}
+
 /// Whether a master's `ROLE` reply lists a replica: `["master", offset, [[ip, port, offset],
 /// ...]]`.
 fn lists_replicas(role: &[Value]) -> bool {
@@ -1019,7 +1307,8 @@ fn lists_replicas(role: &[Value]) -> bool {
 
 /// What this replica was told on its own channel, if the push is that.
 fn heard(channel: &str, push: &redis::PushInfo) -> Option<Announcement> {
-    if push.kind != PushKind::Message {
+    // `smessage` when the channel is sharded (Cluster, `SSUBSCRIBE`).
+    if !matches!(push.kind, PushKind::Message | PushKind::SMessage) {
         return None;
     }
     // [channel, payload]
@@ -1047,4 +1336,83 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 /// most `i64::MAX` (a larger `u64` would wrap into a negative, deleting it too).
 fn expiry_secs(ttl: u64) -> i64 {
     i64::try_from(ttl.max(1)).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::cluster_routing::Slot;
+
+    /// Every group of keys one atomic step touches (a `MULTI`, a script, a pipeline), as the
+    /// store names them: in a Cluster each group must map to one hash slot.
+    fn atomic_key_groups(session: &SessionId) -> Vec<Vec<String>> {
+        let key = |kind| session_key("oauth-broker:", kind, session);
+        vec![
+            // keep_unacked, unacked, mark_sent, ack
+            vec![key("o"), key("os")],
+            // release_unacked, claim_unacked, the sweep of one session
+            vec![key("o"), key("os"), key("od")],
+            // hold_grant, confirm
+            vec![key("h")],
+        ]
+    }
+
+    #[test]
+    fn each_atomic_step_touches_one_hash_slot() {
+        for i in 0..200 {
+            let session = SessionId::new(format!("session{i}-Ab3_x"));
+            for group in atomic_key_groups(&session) {
+                let slot = Slot::for_key(&group[0]);
+                for key in &group {
+                    assert_eq!(Slot::for_key(key), slot, "{key} vs {}", group[0]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sessions_spread_over_the_slots() {
+        let slots: std::collections::HashSet<_> = (0..200)
+            .map(|i| Slot::for_key(session_key("p:", "o", &SessionId::new(format!("s{i}")))))
+            .collect();
+        assert!(slots.len() > 150, "only {} slots", slots.len());
+    }
+
+    #[test]
+    fn a_cluster_is_durable_only_when_every_master_has_a_live_replica() {
+        let two_masters_two_replicas = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-8191
+b1 127.0.0.1:7001@17001 master - 0 0 2 connected 8192-16383
+a2 127.0.0.1:7002@17002 slave a1 0 0 1 connected
+b2 127.0.0.1:7003@17003 slave b1 0 0 2 connected
+";
+        assert!(every_master_has_a_replica(two_masters_two_replicas));
+        let failed = two_masters_two_replicas.replace("slave b1", "slave,fail b1");
+        assert!(!every_master_has_a_replica(&failed));
+        let no_replicas = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-8191
+b1 127.0.0.1:7001@17001 master - 0 0 2 connected 8192-16383
+";
+        assert!(!every_master_has_a_replica(no_replicas));
+    }
+
+    #[test]
+    fn a_cluster_is_up_while_every_master_serving_slots_is_linked_and_not_failing() {
+        let nodes = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-8191
+b1 127.0.0.1:7001@17001 master - 0 0 2 connected 8192-16383
+c1 127.0.0.1:7002@17002 master,fail - 0 0 3 disconnected
+";
+        assert!(
+            every_serving_master_is_up(nodes),
+            "a failed master without slots"
+        );
+        let gone = nodes.replace("2 connected 8192", "2 disconnected 8192");
+        assert!(!every_serving_master_is_up(&gone));
+        let suspected = nodes.replace(
+            "b1 127.0.0.1:7001@17001 master",
+            "b1 127.0.0.1:7001@17001 master,fail?",
+        );
+        assert!(!every_serving_master_is_up(&suspected));
+    }
 }

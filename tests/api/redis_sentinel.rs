@@ -3,11 +3,9 @@
 //! reaches exactly its own session; the rest fail with `unavailable` and succeed on retry.
 
 use crate::helpers::cluster::Cluster;
-use crate::helpers::processes::{RedisServer, Replica, free_port, http_status, on, wait_until};
-use crate::helpers::{WsClient, get, http_client, query_value};
+use crate::helpers::processes::{RedisServer, free_port, http_status, wait_until};
 use futures_util::future::join_all;
-use std::time::{Duration, Instant};
-use url::Url;
+use std::time::Duration;
 
 const MASTER: &str = "mymaster";
 
@@ -109,53 +107,6 @@ impl SentinelRedis {
     }
 }
 
-/// One sign-in (WebSocket on `a`, link and redirect on `b`), retried while the store answers
-/// `unavailable`; returns the token the session received and how many tries it took.
-async fn sign_in_with_retries(
-    cluster: &Cluster,
-    a: &Replica,
-    b: &Replica,
-    code: &str,
-) -> (String, u32) {
-    let http = http_client();
-    let deadline = Instant::now() + Duration::from_secs(25);
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        assert!(Instant::now() < deadline, "sign-in {code} never succeeded");
-        let Some(mut ws) = WsClient::try_connect(&a.ws_url(), Some(&cluster.public)).await else {
-            actix_rt::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        };
-        ws.send_json(&serde_json::json!({"type": "begin", "provider": "mock"}))
-            .await;
-        let answer = ws.recv().await;
-        if answer["type"] != "signin" {
-            assert_eq!(answer["code"], "unavailable", "{code}: {answer}");
-            actix_rt::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        }
-        let link = answer["url"].as_str().unwrap();
-        let opened = get(&http, &on(b, link)).await;
-        if opened.status == 503 {
-            actix_rt::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        }
-        assert_eq!(opened.status, 303, "{code}: {}", opened.body);
-        let location = Url::parse(opened.header("location").unwrap()).unwrap();
-        let state = query_value(&location, "state").unwrap();
-        let url = format!("{}/complete/mock?code={code}&state={state}", b.base);
-        let page = get(&http, &url).await;
-        if page.status == 503 {
-            actix_rt::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        }
-        assert_eq!(page.status, 200, "{code}: {}", page.body);
-        let signedin = ws.expect("signedin").await;
-        return (signedin["access_token"].as_str().unwrap().to_owned(), tries);
-    }
-}
-
 #[actix_web::test]
 async fn a_sentinel_failover_during_sign_ins_loses_or_crosses_none() {
     let mut redis = SentinelRedis::start();
@@ -167,20 +118,10 @@ async fn a_sentinel_failover_during_sign_ins_loses_or_crosses_none() {
     cluster
         .env
         .insert("BROKER__STORE__SENTINELS".into(), redis.addresses());
-    // Hundreds of sign-ins and their retries come from one test address.
-    for limit in [
-        "SIGNIN_LINKS_PER_SESSION",
-        "SIGNIN_LINKS_PER_CLIENT",
-        "REQUESTS_PER_CLIENT",
-        "CONNECTIONS_PER_CLIENT",
-    ] {
-        cluster
-            .env
-            .insert(format!("BROKER__LIMITS__{limit}"), "0".into());
-    }
+    cluster.without_client_limits();
     let (a, b) = (cluster.replica(), cluster.replica());
 
-    let before = sign_in_with_retries(&cluster, &a, &b, "before").await;
+    let before = cluster.sign_in_with_retries(&a, &b, "before").await;
     assert_eq!(before.0, "at-before");
 
     let sign_ins = (0..200).map(|i| {
@@ -188,7 +129,7 @@ async fn a_sentinel_failover_during_sign_ins_loses_or_crosses_none() {
         async move {
             actix_rt::time::sleep(Duration::from_millis(4 * i)).await;
             let code = format!("during{i}");
-            let (token, tries) = sign_in_with_retries(cluster, a, b, &code).await;
+            let (token, tries) = cluster.sign_in_with_retries(a, b, &code).await;
             assert_eq!(
                 token,
                 format!("at-{code}"),
@@ -211,6 +152,6 @@ async fn a_sentinel_failover_during_sign_ins_loses_or_crosses_none() {
             http_status(&url) == Some(200)
         });
     }
-    let after = sign_in_with_retries(&cluster, &b, &a, "after").await;
+    let after = cluster.sign_in_with_retries(&b, &a, "after").await;
     assert_eq!(after, ("at-after".to_owned(), 1));
 }

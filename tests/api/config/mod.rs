@@ -8,6 +8,7 @@ mod extension_keys;
 mod layering;
 mod production;
 mod providers;
+mod redis_cluster;
 mod redis_tls;
 mod seal_key;
 mod secret_files;

@@ -1,15 +1,18 @@
-//! Several broker replicas sharing one Redis, the seal key, the provider and one public
-//! address (a load balancer's, which the tests play by sending each request to a chosen
-//! replica).
+//! Several broker replicas sharing one Redis (or a Redis Cluster), the seal key, the provider
+//! and one public address (a load balancer's, which the tests play by sending each request to a
+//! chosen replica).
 
 use super::SEAL_KEY;
-use super::WsClient;
 use super::mock_provider::MockProvider;
-use super::processes::{RedisServer, Replica, free_port};
+use super::processes::{RedisServer, Replica, free_port, on};
+use super::redis_cluster::RedisCluster;
+use super::{WsClient, get, http_client, query_value};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use url::Url;
 
-pub struct Cluster {
-    pub redis: RedisServer,
+pub struct Cluster<R = RedisServer> {
+    pub redis: R,
     pub mock: MockProvider,
     pub public: String,
     /// Every replica's environment; a test may add to it before starting replicas.
@@ -23,13 +26,37 @@ impl Cluster {
 
     /// Replicas over a Redis the test started its own way (TLS, an ACL user).
     pub fn over(redis: RedisServer, confirm_code: bool) -> Cluster {
+        let url = redis.url();
+        Cluster::serving(redis, url, confirm_code)
+    }
+}
+
+impl Cluster<RedisCluster> {
+    /// Replicas over a Redis Cluster, found through its seed nodes.
+    pub fn over_cluster(redis: RedisCluster) -> Cluster<RedisCluster> {
+        Self::over_cluster_at(redis, "redis://127.0.0.1")
+    }
+
+    /// Over a Redis Cluster reached as `redis_url` says (scheme and credentials).
+    pub fn over_cluster_at(redis: RedisCluster, redis_url: &str) -> Cluster<RedisCluster> {
+        let seeds = redis.seeds();
+        let mut cluster = Cluster::serving(redis, redis_url.into(), false);
+        cluster
+            .env
+            .insert("BROKER__STORE__CLUSTER_NODES".into(), seeds);
+        cluster
+    }
+}
+
+impl<R> Cluster<R> {
+    fn serving(redis: R, redis_url: String, confirm_code: bool) -> Cluster<R> {
         let mock = MockProvider::start();
         let public = format!("http://127.0.0.1:{}", free_port());
         let mut env = HashMap::new();
         let mut set = |k: &str, v: String| {
             env.insert(k.to_owned(), v);
         };
-        set("BROKER__STORE__REDIS_URL", redis.url());
+        set("BROKER__STORE__REDIS_URL", redis_url);
         set("BROKER__SECRETS__SEAL_KEY", SEAL_KEY.into());
         set("BROKER__SERVER__PUBLIC_URL", public.clone());
         set("BROKER__SERVER__CALLBACK_URL", public.clone());
@@ -41,6 +68,20 @@ impl Cluster {
             mock,
             public,
             env,
+        }
+    }
+
+    /// Hundreds of sign-ins and their retries come from one test address: no per-client
+    /// limits.
+    pub fn without_client_limits(&mut self) {
+        for limit in [
+            "SIGNIN_LINKS_PER_SESSION",
+            "SIGNIN_LINKS_PER_CLIENT",
+            "REQUESTS_PER_CLIENT",
+            "CONNECTIONS_PER_CLIENT",
+        ] {
+            self.env
+                .insert(format!("BROKER__LIMITS__{limit}"), "0".into());
         }
     }
 
@@ -68,5 +109,53 @@ impl Cluster {
 
     pub async fn resume(&self, replica: &Replica, secret: &str) -> WsClient {
         WsClient::resume(&replica.ws_url(), Some(&self.public), secret).await
+    }
+
+    /// One sign-in (WebSocket on `a`, link and redirect on `b`), retried while the store
+    /// answers `unavailable`; returns the token the session received and how many tries it
+    /// took.
+    pub async fn sign_in_with_retries(
+        &self,
+        a: &Replica,
+        b: &Replica,
+        code: &str,
+    ) -> (String, u32) {
+        let http = http_client();
+        let deadline = Instant::now() + Duration::from_secs(25);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            assert!(Instant::now() < deadline, "sign-in {code} never succeeded");
+            let Some(mut ws) = WsClient::try_connect(&a.ws_url(), Some(&self.public)).await else {
+                actix_rt::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            };
+            ws.send_json(&serde_json::json!({"type": "begin", "provider": "mock"}))
+                .await;
+            let answer = ws.recv().await;
+            if answer["type"] != "signin" {
+                assert_eq!(answer["code"], "unavailable", "{code}: {answer}");
+                actix_rt::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            let link = answer["url"].as_str().unwrap();
+            let opened = get(&http, &on(b, link)).await;
+            if opened.status == 503 {
+                actix_rt::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            assert_eq!(opened.status, 303, "{code}: {}", opened.body);
+            let location = Url::parse(opened.header("location").unwrap()).unwrap();
+            let state = query_value(&location, "state").unwrap();
+            let url = format!("{}/complete/mock?code={code}&state={state}", b.base);
+            let page = get(&http, &url).await;
+            if page.status == 503 {
+                actix_rt::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            assert_eq!(page.status, 200, "{code}: {}", page.body);
+            let signedin = ws.expect("signedin").await;
+            return (signedin["access_token"].as_str().unwrap().to_owned(), tries);
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod mock_openid;
 pub mod mock_provider;
 pub mod own_process;
 pub mod processes;
+pub mod redis_cluster;
 pub mod schema;
 pub mod static_site;
 pub mod tls_redis;

@@ -88,6 +88,11 @@ impl RedisServer {
     pub fn resume(&self) {
         signal(self.child.id(), "-CONT");
     }
+
+    /// SIGKILL: gone without a word, as a crashed server is.
+    pub fn crash(&self) {
+        signal(self.child.id(), "-KILL");
+    }
 }
 
 impl Drop for RedisServer {

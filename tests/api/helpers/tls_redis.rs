@@ -63,32 +63,35 @@ impl TlsFiles {
 pub fn start(files: &TlsFiles, clients_need_certs: bool) -> RedisServer {
     let port = free_port();
     let url = format!("rediss://{USER}:{PASSWORD}@127.0.0.1:{port}/");
+    RedisServer::start_with(port, url, |_| server_args(files, port, clients_need_certs))
+}
+
+/// The arguments of a `redis-server` on TLS port `port` only, with the ACL user [`USER`].
+pub fn server_args(files: &TlsFiles, port: u16, clients_need_certs: bool) -> Vec<String> {
     let path = |p: &Path| p.to_str().unwrap().to_owned();
-    RedisServer::start_with(port, url, |_| {
-        vec![
-            "--port".into(),
-            "0".into(),
-            "--tls-port".into(),
-            port.to_string(),
-            "--tls-cert-file".into(),
-            path(&files.server_cert),
-            "--tls-key-file".into(),
-            path(&files.server_key),
-            "--tls-ca-cert-file".into(),
-            path(&files.ca),
-            "--tls-auth-clients".into(),
-            if clients_need_certs { "yes" } else { "no" }.into(),
-            // Each word its own argument: redis-server joins them into one `user` line.
-            "--user".into(),
-            "default".into(),
-            "off".into(),
-            "--user".into(),
-            USER.into(),
-            "on".into(),
-            format!(">{PASSWORD}"),
-            "~*".into(),
-            "&*".into(),
-            "+@all".into(),
-        ]
-    })
+    vec![
+        "--port".into(),
+        "0".into(),
+        "--tls-port".into(),
+        port.to_string(),
+        "--tls-cert-file".into(),
+        path(&files.server_cert),
+        "--tls-key-file".into(),
+        path(&files.server_key),
+        "--tls-ca-cert-file".into(),
+        path(&files.ca),
+        "--tls-auth-clients".into(),
+        if clients_need_certs { "yes" } else { "no" }.into(),
+        // Each word its own argument: redis-server joins them into one `user` line.
+        "--user".into(),
+        "default".into(),
+        "off".into(),
+        "--user".into(),
+        USER.into(),
+        "on".into(),
+        format!(">{PASSWORD}"),
+        "~*".into(),
+        "&*".into(),
+        "+@all".into(),
+    ]
 }

@@ -14,14 +14,14 @@ use std::time::Duration;
 use url::Url;
 
 /// Follows the sign-in link on one replica; returns the `state` sent to the provider.
-async fn follow(http: &awc::Client, replica: &Replica, link: &str) -> String {
+pub(crate) async fn follow(http: &awc::Client, replica: &Replica, link: &str) -> String {
     let response = get(http, &on(replica, link)).await;
     assert_eq!(response.status, 303, "{}", response.body);
     let location = Url::parse(response.header("location").unwrap()).unwrap();
     query_value(&location, "state").unwrap()
 }
 
-async fn complete(
+pub(crate) async fn complete(
     http: &awc::Client,
     replica: &Replica,
     code: &str,
@@ -300,7 +300,7 @@ async fn concurrent_sign_ins_across_replicas_all_complete() {
 }
 
 /// How long until `/readyz` answers `want`, polling every 50 ms, at most `within`.
-fn readyz_turns(replica: &Replica, want: u16, within: Duration) -> Option<Duration> {
+pub(crate) fn readyz_turns(replica: &Replica, want: u16, within: Duration) -> Option<Duration> {
     let url = format!("{}/readyz", replica.base);
     let started = std::time::Instant::now();
     while started.elapsed() < within {
@@ -363,13 +363,13 @@ async fn a_parked_frame_copied_under_another_session_is_refused_and_counted() {
         200
     );
     let mut redis = redis_writer(&cluster);
-    let parked = format!("{PREFIX}o:{victim_session}");
+    let parked = format!("{PREFIX}o:{{{victim_session}}}");
     wait_until("the victim's frame is parked", || {
         redis::cmd("EXISTS").arg(&parked).query::<i64>(&mut redis) == Ok(1)
     });
     let copied: i64 = redis::cmd("COPY")
         .arg(&parked)
-        .arg(format!("{PREFIX}o:{}", attacker.session()))
+        .arg(format!("{PREFIX}o:{{{}}}", attacker.session()))
         .query(&mut redis)
         .unwrap();
     assert_eq!(copied, 1);
@@ -416,8 +416,8 @@ async fn a_held_grant_copied_under_another_session_releases_nothing() {
     // and even knows the code.
     let mut redis = redis_writer(&cluster);
     let copied: i64 = redis::cmd("COPY")
-        .arg(format!("{PREFIX}h:{}", victim.session()))
-        .arg(format!("{PREFIX}h:{}", attacker.session()))
+        .arg(format!("{PREFIX}h:{{{}}}", victim.session()))
+        .arg(format!("{PREFIX}h:{{{}}}", attacker.session()))
         .query(&mut redis)
         .unwrap();
     assert_eq!(copied, 1);

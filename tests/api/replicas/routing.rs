@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 /// Where the session is recorded as connected: the replica's identity, if any.
 fn recorded_replica(redis: &mut redis::Connection, session: &str) -> Option<String> {
     let location: Option<String> = redis::cmd("GET")
-        .arg(format!("{PREFIX}at:{session}"))
+        .arg(format!("{PREFIX}at:{{{session}}}"))
         .query(redis)
         .unwrap();
     location.map(|l| l.split(':').next().unwrap().to_owned())
@@ -249,7 +249,7 @@ async fn an_older_connection_whose_ending_went_unheard_ends_at_its_next_refresh(
     });
     // As if a resume on another replica had recorded itself while A missed the message.
     let _: () = redis::cmd("SET")
-        .arg(format!("{PREFIX}at:{session}"))
+        .arg(format!("{PREFIX}at:{{{session}}}"))
         .arg("ElsewhereReplica0000:1")
         .query(&mut redis)
         .unwrap();
@@ -313,7 +313,7 @@ async fn a_vanished_record_is_restored_and_what_was_parked_meanwhile_collected()
     // As a failover that lost the latest writes would leave it: no record, so the result is
     // parked unannounced.
     let _: i64 = redis::cmd("DEL")
-        .arg(format!("{PREFIX}at:{session}"))
+        .arg(format!("{PREFIX}at:{{{session}}}"))
         .query(&mut redis)
         .unwrap();
     assert_eq!(complete(&http, &b, "vanished", &state).await.status, 200);
