@@ -318,6 +318,11 @@ impl RedisStore {
         *self.subscriber.write().unwrap_or_else(|p| p.into_inner()) = Some(connections.subscriber);
         *self.durable.write().unwrap_or_else(|p| p.into_inner()) = connections.durable;
         self.sharded.store(connections.sharded, Ordering::SeqCst);
+        // What the last check saw was another master's replicas (after a failover, the new
+        // master usually has none yet): writes ask `ROLE` until the next check says. A stale
+        // yes sends every write's `WAIT` to a master with nobody to acknowledge it, and since
+        // `WAIT` blocks the connection it is sent on, the writes queue behind one another.
+        self.has_replica.store(false, Ordering::SeqCst);
     }
 
     /// The connection for a write a sign-in depends on, and whether it must then wait for a
@@ -375,6 +380,9 @@ impl RedisStore {
             .await
             .map_err(unavailable)?;
         if replicas < 1 {
+            // Ask `ROLE` again before the next write rather than queue more `WAIT`s behind
+            // this one on a master whose replica has gone.
+            self.has_replica.store(false, Ordering::SeqCst);
             log::warn!("no Redis replica acknowledged a write within {REPLICA_WAIT_MS} ms");
             return Err(StoreError::Unavailable);
         }

@@ -290,6 +290,11 @@ impl Replica {
 impl Drop for Replica {
     fn drop(&mut self) {
         self.kill();
+        // For a failure that shows only now and then: KEEP_BROKER_LOGS=DIR keeps every
+        // replica's log there, as broker-PORT.log.
+        if let Ok(dir) = std::env::var("KEEP_BROKER_LOGS") {
+            let _ = std::fs::copy(&self.log, format!("{dir}/broker-{}.log", self.port));
+        }
     }
 }
 
