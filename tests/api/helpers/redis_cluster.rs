@@ -52,6 +52,11 @@ impl RedisCluster {
         let nodes: Vec<(u16, RedisServer)> = (0..count)
             .map(|_| {
                 let port = free_port();
+                // The cluster bus's port is given too: by default it is port + 10000, which
+                // redis-server refuses for ports above 55535 (a quarter of the ephemeral range).
+                let bus = std::iter::repeat_with(free_port)
+                    .find(|bus| *bus != port)
+                    .expect("a second free port");
                 let server =
                     RedisServer::start_with(port, format!("redis://127.0.0.1:{port}/"), |dir| {
                         let mut args = listen(port);
@@ -60,6 +65,8 @@ impl RedisCluster {
                             "yes".into(),
                             "--cluster-config-file".into(),
                             dir.join("nodes.conf").to_str().unwrap().into(),
+                            "--cluster-port".into(),
+                            bus.to_string(),
                             // A dead master is failed over after 2 s, not the default 15.
                             "--cluster-node-timeout".into(),
                             "2000".into(),
