@@ -10,7 +10,6 @@ use crate::helpers::redis_cluster::RedisCluster;
 use crate::helpers::tls_redis::{PASSWORD, TlsFiles, USER};
 use crate::helpers::{get, http_client};
 use crate::replicas::{complete, follow, readyz_turns};
-use futures_util::future::join_all;
 use std::time::Duration;
 
 /// The replicas' own delivery channels (`{prefix}r:{<replica>}`).
@@ -27,23 +26,10 @@ async fn two_hundred_sign_ins_over_a_redis_cluster_each_reach_their_own_session(
     let cluster = cluster_of_three();
     let (a, b) = (cluster.replica(), cluster.replica());
 
-    let sign_ins = (0..200).map(|i| {
-        let (cluster, a, b) = (&cluster, &a, &b);
-        async move {
-            actix_rt::time::sleep(Duration::from_millis(3 * i)).await;
-            let code = format!("sharded{i}");
-            // Half start on A and finish on B, half the other way round.
-            let (ws_on, finish_on) = if i % 2 == 0 { (a, b) } else { (b, a) };
-            let (token, tries) = cluster.sign_in_with_retries(ws_on, finish_on, &code).await;
-            assert_eq!(
-                token,
-                format!("at-{code}"),
-                "a token reached the wrong session"
-            );
-            tries
-        }
-    });
-    let tries = join_all(sign_ins).await;
+    // Half start on A and finish on B, half the other way round.
+    let tries = cluster
+        .concurrent_sign_ins((&a, &b), (200, 3), "sharded", true, async {})
+        .await;
     let retried = tries.iter().filter(|t| **t > 1).count();
     eprintln!(
         "{} sign-ins over the cluster, {retried} needed a retry",
@@ -227,26 +213,13 @@ async fn a_cluster_master_failover_during_sign_ins_loses_or_crosses_none() {
     let before = cluster.sign_in_with_retries(&a, &b, "before").await;
     assert_eq!(before, ("at-before".to_owned(), 1));
 
-    let sign_ins = (0..200).map(|i| {
-        let (cluster, a, b) = (&cluster, &a, &b);
-        async move {
-            actix_rt::time::sleep(Duration::from_millis(4 * i)).await;
-            let code = format!("failover{i}");
-            let (ws_on, finish_on) = if i % 2 == 0 { (a, b) } else { (b, a) };
-            let (token, tries) = cluster.sign_in_with_retries(ws_on, finish_on, &code).await;
-            assert_eq!(
-                token,
-                format!("at-{code}"),
-                "a token reached the wrong session"
-            );
-            tries
-        }
-    });
     let killer = async {
         actix_rt::time::sleep(Duration::from_millis(400)).await;
         cluster.redis.nodes[0].1.crash();
     };
-    let (tries, ()) = futures_util::future::join(join_all(sign_ins), killer).await;
+    let tries = cluster
+        .concurrent_sign_ins((&a, &b), (200, 4), "failover", true, killer)
+        .await;
     let retried = tries.iter().filter(|t| **t > 1).count();
     eprintln!(
         "{} sign-ins through a cluster failover, {retried} needed a retry",

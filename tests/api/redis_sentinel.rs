@@ -4,7 +4,6 @@
 
 use crate::helpers::cluster::Cluster;
 use crate::helpers::processes::{RedisServer, free_port, http_status, wait_until};
-use futures_util::future::join_all;
 use std::time::Duration;
 
 const MASTER: &str = "mymaster";
@@ -124,25 +123,13 @@ async fn a_sentinel_failover_during_sign_ins_loses_or_crosses_none() {
     let before = cluster.sign_in_with_retries(&a, &b, "before").await;
     assert_eq!(before.0, "at-before");
 
-    let sign_ins = (0..200).map(|i| {
-        let (cluster, a, b) = (&cluster, &a, &b);
-        async move {
-            actix_rt::time::sleep(Duration::from_millis(4 * i)).await;
-            let code = format!("during{i}");
-            let (token, tries) = cluster.sign_in_with_retries(a, b, &code).await;
-            assert_eq!(
-                token,
-                format!("at-{code}"),
-                "a token reached the wrong session"
-            );
-            tries
-        }
-    });
     let killer = async {
         actix_rt::time::sleep(Duration::from_millis(400)).await;
         redis.kill_master();
     };
-    let (tries, ()) = futures_util::future::join(join_all(sign_ins), killer).await;
+    let tries = cluster
+        .concurrent_sign_ins((&a, &b), (200, 4), "during", false, killer)
+        .await;
     let retried = tries.iter().filter(|t| **t > 1).count();
     eprintln!("{} sign-ins, {retried} needed a retry", tries.len());
 

@@ -111,6 +111,39 @@ impl<R> Cluster<R> {
         WsClient::resume(&replica.ws_url(), Some(&self.public), secret).await
     }
 
+    /// `count` sign-ins at once (one every `spacing_ms`), each with its own code `{prefix}{i}`,
+    /// each retried while the store answers `unavailable` and each checked to end with its own
+    /// token in its own session; `alternate`: every other one starts on `b` and finishes on `a`.
+    /// `meanwhile` runs beside them (a failure to inject). Returns each sign-in's tries.
+    pub async fn concurrent_sign_ins(
+        &self,
+        (a, b): (&Replica, &Replica),
+        (count, spacing_ms): (u64, u64),
+        prefix: &str,
+        alternate: bool,
+        meanwhile: impl std::future::Future<Output = ()>,
+    ) -> Vec<u32> {
+        let sign_ins = (0..count).map(|i| async move {
+            actix_rt::time::sleep(Duration::from_millis(spacing_ms * i)).await;
+            let code = format!("{prefix}{i}");
+            let (ws_on, finish_on) = if alternate && i % 2 == 1 {
+                (b, a)
+            } else {
+                (a, b)
+            };
+            let (token, tries) = self.sign_in_with_retries(ws_on, finish_on, &code).await;
+            assert_eq!(
+                token,
+                format!("at-{code}"),
+                "a token reached the wrong session"
+            );
+            tries
+        });
+        let (tries, ()) =
+            futures_util::future::join(futures_util::future::join_all(sign_ins), meanwhile).await;
+        tries
+    }
+
     /// One sign-in (WebSocket on `a`, link and redirect on `b`), retried while the store
     /// answers `unavailable`; returns the token the session received and how many tries it
     /// took.
